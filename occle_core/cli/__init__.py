@@ -1,0 +1,1 @@
+"""The `occle` command line: one entry point, one module per sub-command."""

@@ -1,0 +1,1 @@
+"""Dataset readers and writers in the official file formats."""

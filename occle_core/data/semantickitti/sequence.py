@@ -1,0 +1,233 @@
+"""A SemanticKITTI sequence folder as Frames and voxel ground truth; the prediction writer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from occle_core.data.semantickitti.calib import KittiCalibration, read_calib
+from occle_core.data.semantickitti.files import (
+    read_point_labels,
+    read_velodyne,
+    read_voxel_bits,
+    read_voxel_labels,
+    write_voxel_labels,
+)
+from occle_core.data.semantickitti.labels import SemanticKittiLabels, load_label_config
+from occle_core.data.semantickitti.poses import read_poses, read_times
+from occle_core.errors import DataFormatError
+from occle_core.frame import Frame
+from occle_core.geometry.grid import SEMANTICKITTI_GRID, GridSpec
+from occle_core.io.images import read_image
+from occle_core.occupancy import OccupancyGrid
+
+Path_ = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class VoxelGroundTruth:
+    """SSC ground truth of one frame, in training classes.
+
+    Attributes:
+        labels: (256, 256, 32) uint8 training class per voxel; 0 empty, 1..19 classes,
+            255 ignored (raw ids that map to "unlabeled", and `.invalid` voxels).
+        invalid: (256, 256, 32) bool, voxels never observed (excluded from evaluation).
+        occluded: (256, 256, 32) bool or None when the file is absent.
+        scan_occupancy: (256, 256, 32) bool occupancy of the single scan (`.bin`) or None.
+    """
+
+    labels: NDArray[np.uint8]
+    invalid: NDArray[np.bool_]
+    occluded: NDArray[np.bool_] | None
+    scan_occupancy: NDArray[np.bool_] | None
+
+
+def sequence_dir(root: Path_, sequence: str | int) -> Path:
+    """`ROOT/sequences/XX` with the sequence number zero-padded to two digits."""
+    return Path(root) / "sequences" / f"{int(sequence):02d}"
+
+
+class SemanticKittiSequence:
+    """Read access to one sequence of a SemanticKITTI root.
+
+    Args:
+        root: folder holding `sequences/`.
+        sequence: sequence number (e.g. 8 or "08").
+        labels: label configuration (default: the official one).
+        grid: SSC grid of the voxel files (default 256 x 256 x 32).
+    """
+
+    def __init__(
+        self,
+        root: Path_,
+        sequence: str | int,
+        labels: SemanticKittiLabels | None = None,
+        grid: GridSpec = SEMANTICKITTI_GRID,
+    ):
+        self.root = Path(root)
+        self.sequence = f"{int(sequence):02d}"
+        self.path = sequence_dir(root, sequence)
+        self.labels = labels or load_label_config()
+        self.grid = grid
+        if not self.path.is_dir():
+            raise DataFormatError(
+                self.path, "sequence folder not found", "ROOT/sequences/XX as in SemanticKITTI"
+            )
+
+    # --- sequence-wide files --------------------------------------------------------------------
+    @cached_property
+    def calib(self) -> KittiCalibration:
+        return read_calib(self.path / "calib.txt")
+
+    @cached_property
+    def poses(self) -> NDArray[np.float64]:
+        """(N, 4, 4) velodyne poses in the velodyne frame of scan 0 (identity if no poses.txt)."""
+        file = self.path / "poses.txt"
+        if not file.exists():
+            return np.tile(np.eye(4), (self.num_scans, 1, 1))
+        return read_poses(file, self.calib.velo_to_cam0)
+
+    @cached_property
+    def times(self) -> NDArray[np.float64]:
+        file = self.path / "times.txt"
+        if file.exists():
+            return read_times(file)
+        return np.arange(self.num_scans, dtype=np.float64) * 0.1
+
+    @cached_property
+    def scan_ids(self) -> list[int]:
+        """Indices of the scans present in `velodyne/`, sorted."""
+        folder = self.path / "velodyne"
+        return sorted(int(p.stem) for p in folder.glob("*.bin")) if folder.is_dir() else []
+
+    @property
+    def num_scans(self) -> int:
+        return len(self.scan_ids)
+
+    @cached_property
+    def voxel_ids(self) -> list[int]:
+        """Indices of the frames with voxel ground truth (`voxels/NNNNNN.label`), sorted."""
+        folder = self.path / "voxels"
+        return sorted(int(p.stem) for p in folder.glob("*.label")) if folder.is_dir() else []
+
+    # --- per-frame files ------------------------------------------------------------------------
+    def file(self, folder: str, index: int, suffix: str) -> Path:
+        return self.path / folder / f"{index:06d}{suffix}"
+
+    def _pose_and_time(self, index: int) -> tuple[NDArray[np.float64], float]:
+        poses, times = self.poses, self.times
+        pose = poses[index] if index < len(poses) else np.eye(4)
+        time = float(times[index]) if index < len(times) else index * 0.1
+        return pose, time
+
+    def frame(self, index: int, load_image: bool = True, image: str = "image_2") -> Frame:
+        """Frame `index`: its scan, the colour image (when present) and calibration."""
+        points = read_velodyne(self.file("velodyne", index, ".bin"))
+        images, cameras = [], []
+        image_file = self.file(image, index, ".png")
+        if load_image and image_file.exists():
+            pixels = read_image(image_file)
+            images.append(pixels)
+            cameras.append(self.calib.camera(image, width=pixels.shape[1], height=pixels.shape[0]))
+        pose, time = self._pose_and_time(index)
+        return Frame(
+            points=points,
+            images=images,
+            cameras=cameras,
+            pose=pose,
+            time=time,
+            frame_id=f"{self.sequence}/{index:06d}",
+        )
+
+    def point_labels(
+        self, index: int, num_points: int | None = None
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
+        """Training class (0..19) and instance id of every point of scan `index`."""
+        file = self.file("labels", index, ".label")
+        semantic, instance = read_point_labels(file, num_points)
+        return self.labels.to_learning(semantic, str(file), completion=False), instance
+
+    def voxel_ground_truth(self, index: int) -> VoxelGroundTruth:
+        """SSC ground truth of frame `index`; `.invalid` voxels are set to 255 in `labels`."""
+        label_file = self.file("voxels", index, ".label")
+        raw = read_voxel_labels(label_file, self.grid.shape)
+        labels = self.labels.to_learning(raw, str(label_file), completion=True)
+        invalid = read_voxel_bits(self.file("voxels", index, ".invalid"), self.grid.shape)
+        labels[invalid] = 255
+        occluded_file = self.file("voxels", index, ".occluded")
+        scan_file = self.file("voxels", index, ".bin")
+        return VoxelGroundTruth(
+            labels=labels,
+            invalid=invalid,
+            occluded=read_voxel_bits(occluded_file, self.grid.shape)
+            if occluded_file.exists()
+            else None,
+            scan_occupancy=read_voxel_bits(scan_file, self.grid.shape)
+            if scan_file.exists()
+            else None,
+        )
+
+    def ground_truth_grid(self, index: int) -> OccupancyGrid:
+        """The voxel ground truth of frame `index` as an OccupancyGrid."""
+        _, time = self._pose_and_time(index)
+        return OccupancyGrid(
+            grid=self.grid,
+            labels=self.voxel_ground_truth(index).labels,
+            class_names=self.labels.class_names,
+            empty_label=0,
+            stamp=time,
+            frame_id=f"{self.sequence}/{index:06d}",
+        )
+
+
+def prediction_path(root: Path_, sequence: str | int, index: int) -> Path:
+    """`ROOT/sequences/XX/predictions/NNNNNN.label` (the official submission layout)."""
+    return sequence_dir(root, sequence) / "predictions" / f"{index:06d}.label"
+
+
+def write_prediction(
+    root: Path_,
+    sequence: str | int,
+    index: int,
+    prediction: OccupancyGrid | NDArray[np.integer],
+    labels: SemanticKittiLabels | None = None,
+) -> Path:
+    """Write a predicted grid of training classes as raw ids (learning_map_inv), uint16.
+
+    Args:
+        root: submission root (gets `sequences/XX/predictions/`).
+        sequence: sequence number.
+        index: frame number.
+        prediction: (256, 256, 32) training classes 0..19, or an OccupancyGrid of them.
+        labels: label configuration (default: official).
+
+    Returns:
+        The written file.
+    """
+    config = labels or load_label_config()
+    classes = prediction.labels if isinstance(prediction, OccupancyGrid) else np.asarray(prediction)
+    path = prediction_path(root, sequence, index)
+    if classes.size and (classes.min() < 0 or classes.max() >= config.num_classes):
+        raise DataFormatError(
+            path,
+            f"prediction holds class {int(classes.max())}",
+            f"training classes 0..{config.num_classes - 1}",
+        )
+    write_voxel_labels(path, config.inverse_lut()[classes.astype(np.int64)])
+    return path
+
+
+def read_prediction(
+    path: Path_,
+    shape: tuple[int, int, int] = SEMANTICKITTI_GRID.shape,
+    labels: SemanticKittiLabels | None = None,
+) -> NDArray[np.uint8]:
+    """Read a submission `.label` back to training classes (255 where a raw id maps to none)."""
+    config = labels or load_label_config()
+    raw = read_voxel_labels(path, shape)
+    return config.to_learning(raw, str(path), completion=True)

@@ -1,0 +1,1 @@
+"""End-to-end jobs run by `occle demo`."""

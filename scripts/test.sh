@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Quick start, command 2: set up the environment with the test tools, then lint, format-check,
+# type-check and run the whole test suite. Extra arguments are passed to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup_env.sh --dev
+bin="${OCCLE_VENV:-.venv}/bin"
+echo "== ruff check";        "$bin/ruff" check occle_core occle_ros test
+echo "== ruff format";       "$bin/ruff" format --check occle_core occle_ros test
+echo "== mypy";              "$bin/mypy"
+echo "== pytest";            "$bin/pytest" -q "$@"

@@ -1,0 +1,50 @@
+"""pip installation of the OccLE libraries (occle_core, occle_ros) and the `occle` CLI.
+
+torch is required but never pinned here: install torch first (see README) so that pip does not
+replace the local CPU build with a CUDA wheel. ROS users build the same sources with colcon via
+CMakeLists.txt; this file is for pip.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = "0.1.0"
+
+setup(
+    name="occle",
+    version=VERSION,
+    description="Label-efficient 3D semantic occupancy prediction (OccLE) with a ROS 2 node",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["occle_core", "occle_core.*", "occle_ros", "occle_ros.*"]),
+    package_data={"occle_core": ["data/resources/*.yaml"]},
+    install_requires=[
+        "numpy>=1.24",
+        "pyyaml>=6.0",
+        "pillow>=9.0",
+        # Any 2.x torch satisfies this, so an installed CPU build is kept as is.
+        "torch>=2.1",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=7.4",
+            "hypothesis>=6.80",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML",
+            "catkin_pkg>=0.5",
+        ],
+        # GPU machines only: these import CUDA extensions at import time.
+        "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
+    },
+    entry_points={"console_scripts": ["occle = occle_core.cli.main:main"]},
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
