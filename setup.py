@@ -37,6 +37,8 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "catkin_pkg>=0.5",
+            # Real ROS 2 message definitions and CDR serialisation without a ROS install.
+            "rosbags>=0.10",
         ],
         # GPU machines only: these import CUDA extensions at import time.
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],

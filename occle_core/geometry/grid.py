@@ -46,8 +46,10 @@ class GridSpec:
             )
         if len(self.origin) != 3 or len(self.voxel_size) != 3 or len(self.dims) != 3:
             raise ValueError("GridSpec: origin, voxel_size and dims need three values each")
-        if any(s <= 0 for s in self.voxel_size):
-            raise ValueError(f"GridSpec.voxel_size: {self.voxel_size} must be positive")
+        if not all(np.isfinite(s) and s > 0 for s in self.voxel_size):
+            raise ValueError(f"GridSpec.voxel_size: {self.voxel_size} must be finite and positive")
+        if not all(np.isfinite(o) for o in self.origin):
+            raise ValueError(f"GridSpec.origin: {self.origin} must be finite")
         if any(int(d) != d or d <= 0 for d in self.dims):
             raise ValueError(f"GridSpec.dims: {self.dims} must be positive integers")
 

@@ -24,7 +24,7 @@ def read_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise DataFormatError(path, f"not a readable image ({error})", "PNG or JPEG") from None
 
 
@@ -38,7 +38,7 @@ def read_label_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
                     path, f"label image has mode {image.mode}", "8-bit single channel"
                 )
             return np.asarray(image, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise DataFormatError(path, f"not a readable PNG ({error})") from None
 
 

@@ -47,7 +47,9 @@ def mosaic(images: Sequence[NDArray[np.uint8]], columns: int, tile_width: int) -
     rows = (len(images) + columns - 1) // columns
     canvas = np.zeros((rows * tile_height, columns * tile_width, 3), dtype=np.uint8)
     for index, image in enumerate(images):
-        tile = np.asarray(Image.fromarray(image).resize((tile_width, tile_height), Image.Resampling.BILINEAR))
+        tile = np.asarray(
+            Image.fromarray(image).resize((tile_width, tile_height), Image.Resampling.BILINEAR)
+        )
         r, c = divmod(index, columns)
         canvas[r * tile_height : (r + 1) * tile_height, c * tile_width : (c + 1) * tile_width] = (
             tile

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,26 @@ class Occ3DSample:
 def _load_npz(path: Path_, what: str) -> dict[str, NDArray]:
     data = read_bytes(path, what)
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataFormatError(path, "is a single .npy array, not an .npz archive", what)
+        with loaded as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+    ) as error:
+        # Damaged archives surface as any of these from zipfile / zlib / numpy's format reader.
         raise DataFormatError(path, f"not a readable .npz archive ({error})", what) from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise DataFormatError(path, f"member {key!r} is not a .npy array", what)
+    return arrays
 
 
 def _check_grid(path: Path_, key: str, array: NDArray, shape: tuple[int, ...]) -> None:

@@ -90,6 +90,22 @@ def _matrix(
     return array
 
 
+def _number(source: Path_, field: str, value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataFormatError(
+            source, f"field '{field}' is {value!r}", "a number (seconds)"
+        ) from None
+    if not np.isfinite(number):
+        raise DataFormatError(source, f"field '{field}' is {number}", "a finite number (seconds)")
+    return number
+
+
+def _optional(node: object, key: str, default: object) -> object:
+    return node.get(key, default) if isinstance(node, dict) else default
+
+
 def _field(source: Path_, mapping: object, path: str) -> object:
     node = mapping
     for part in path.split("."):
@@ -125,11 +141,13 @@ def read_nuscenes_calibration(path: Path_) -> NuScenesCalibration:
             lidar2cam=_matrix(
                 path, f"{prefix}.lidar2cam", _field(path, data, f"{prefix}.lidar2cam"), (4, 4)
             ),
-            timestamp=float(cameras_node[name].get("timestamp_s", 0.0)),
+            timestamp=_number(
+                path, f"{prefix}.timestamp_s", _optional(cameras_node[name], "timestamp_s", 0.0)
+            ),
         )
     return NuScenesCalibration(
         sample_token=str(_field(path, data, "sample_token")),
-        timestamp=float(_field(path, data, "timestamp_s")),  # type: ignore[arg-type]
+        timestamp=_number(path, "timestamp_s", _field(path, data, "timestamp_s")),
         lidar_file=str(_field(path, data, "lidar.file")),
         lidar2ego=_matrix(path, "lidar.lidar2ego", _field(path, data, "lidar.lidar2ego"), (4, 4)),
         ego2global=_matrix(path, "ego2global", _field(path, data, "ego2global"), (4, 4)),

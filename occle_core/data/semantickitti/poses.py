@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from occle_core.errors import DataFormatError
-from occle_core.geometry.transforms import invert_rigid
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.binary import read_bytes
 
@@ -58,8 +57,10 @@ def read_poses(
     poses = np.tile(np.eye(4), (len(table), 1, 1))
     poses[:, :3, :] = table.reshape(-1, 3, 4)
     if velo_to_cam0 is not None:
+        # A general inverse, as the SemanticKITTI API does: the published Tr matrices are
+        # orthonormal only to ~1e-7, and a transpose-based inverse would drift by ~5e-5 m.
         tr = np.asarray(velo_to_cam0, dtype=np.float64)
-        poses = invert_rigid(tr) @ poses @ tr
+        poses = np.linalg.inv(tr) @ poses @ tr
     return poses
 
 
@@ -70,7 +71,7 @@ def write_poses(
     array = np.asarray(poses, dtype=np.float64)
     if velo_to_cam0 is not None:
         tr = np.asarray(velo_to_cam0, dtype=np.float64)
-        array = tr @ array @ invert_rigid(tr)
+        array = tr @ array @ np.linalg.inv(tr)
     lines = [" ".join(f"{v:.9e}" for v in pose[:3, :].ravel()) for pose in array]
     atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
 

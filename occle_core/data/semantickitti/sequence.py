@@ -47,6 +47,13 @@ class VoxelGroundTruth:
     scan_occupancy: NDArray[np.bool_] | None
 
 
+def _numbered_files(folder: Path, suffix: str) -> list[int]:
+    """Sorted frame numbers of `NNNNNN<suffix>` files in `folder` (other names are skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob(f"*{suffix}") if p.stem.isdigit())
+
+
 def sequence_dir(root: Path_, sequence: str | int) -> Path:
     """`ROOT/sequences/XX` with the sequence number zero-padded to two digits."""
     return Path(root) / "sequences" / f"{int(sequence):02d}"
@@ -102,8 +109,7 @@ class SemanticKittiSequence:
     @cached_property
     def scan_ids(self) -> list[int]:
         """Indices of the scans present in `velodyne/`, sorted."""
-        folder = self.path / "velodyne"
-        return sorted(int(p.stem) for p in folder.glob("*.bin")) if folder.is_dir() else []
+        return _numbered_files(self.path / "velodyne", ".bin")
 
     @property
     def num_scans(self) -> int:
@@ -112,8 +118,7 @@ class SemanticKittiSequence:
     @cached_property
     def voxel_ids(self) -> list[int]:
         """Indices of the frames with voxel ground truth (`voxels/NNNNNN.label`), sorted."""
-        folder = self.path / "voxels"
-        return sorted(int(p.stem) for p in folder.glob("*.label")) if folder.is_dir() else []
+        return _numbered_files(self.path / "voxels", ".label")
 
     # --- per-frame files ------------------------------------------------------------------------
     def file(self, folder: str, index: int, suffix: str) -> Path:

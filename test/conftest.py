@@ -1,0 +1,32 @@
+"""Shared fixtures: where the real sensor samples live.
+
+The real KITTI / SemanticKITTI / nuScenes / Occ3D files are kept outside the repository (see
+``../shared/data/real/README.md``) and are only ever read in place; tests write derived files to
+``tmp_path``. Set ``OCCLE_REAL_DATA`` to use another copy of that folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def real_data_dir() -> Path:
+    """The folder of real sensor samples: $OCCLE_REAL_DATA or the repository's sibling."""
+    override = os.environ.get("OCCLE_REAL_DATA")
+    if override:
+        return Path(override)
+    return REPO_ROOT / ".." / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Path of the real sensor samples; skips the test when they are not available."""
+    path = real_data_dir()
+    if not path.is_dir():
+        pytest.skip(f"real sensor samples not found at {path} (set OCCLE_REAL_DATA)")
+    return path
