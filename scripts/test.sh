@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup_env.sh --dev
 bin="${OCCLE_VENV:-.venv}/bin"
-echo "== ruff check";        "$bin/ruff" check occle_core occle_ros test
-echo "== ruff format";       "$bin/ruff" format --check occle_core occle_ros test
+echo "== ruff check";        "$bin/ruff" check occle_core occle_ros test benchmarks
+echo "== ruff format";       "$bin/ruff" format --check occle_core occle_ros test benchmarks
 echo "== mypy";              "$bin/mypy"
 echo "== pytest";            "$bin/pytest" -q "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from occle_core.demos.real_data import (
@@ -11,24 +12,21 @@ from occle_core.demos.real_data import (
     default_real_data_dir,
     run_real_data_tour,
 )
+from occle_core.demos.synthetic_baseline import run_synthetic_baseline
+from occle_core.eval.report import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the end-to-end demo on the real sensor samples",
+        help="run the end-to-end demo (synthetic world, baseline, official scores)",
         description=(
-            "Read the real KITTI, SemanticKITTI, nuScenes and Occ3D samples, project LiDAR into "
-            "the camera images, aggregate and voxelise scans into the SemanticKITTI grid, render "
-            "the Occ3D ground truth, and write PNGs, an official-format voxel file and "
-            "summary.json to the output folder."
+            "Generate a synthetic dataset in the SemanticKITTI format (the embedded default), "
+            "predict it with a LiDAR point-label baseline written in the official submission "
+            "layout, and score it with the official SSC metric. When the real sensor samples "
+            "are available, also project real LiDAR into real KITTI and nuScenes images, "
+            "voxelise real SemanticKITTI scans and render the real Occ3D ground truth."
         ),
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help=f"real-samples folder (default: ${ENV_VAR} or ../shared/data/real)",
     )
     parser.add_argument(
         "--out",
@@ -36,6 +34,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Path("results/demo"),
         help="output folder (default: %(default)s)",
     )
+    parser.add_argument(
+        "--frames", type=int, default=20, help="synthetic frames to generate (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="synthetic world seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"real-samples folder (default: ${ENV_VAR} or ../shared/data/real; "
+        "skipped when absent)",
+    )
+    parser.add_argument("--no-real", action="store_true", help="skip the real-sample tour")
     parser.set_defaults(func=run)
 
 
@@ -46,9 +58,37 @@ def _print_step(result: StepResult) -> None:
         print(f"           wrote {output}")
 
 
+def _progress(sequence: str, stage: str, done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    print(
+        f"\r  synthetic sequence {sequence}: {stage:<12} {done:4d}/{total}",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    data = args.data or default_real_data_dir()
-    print(f"occle demo: real samples from {data}, results in {args.out}")
-    run_real_data_tour(Path(data), Path(args.out), report=_print_step)
-    print(f"occle demo: done, see {args.out}/summary.json")
+    if args.frames < 1:
+        print("occle demo: error: --frames must be >= 1", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    print(f"occle demo: synthetic world (seed {args.seed}, {args.frames} frames) -> {out}")
+    result = run_synthetic_baseline(out, frames=args.frames, seed=args.seed, progress=_progress)
+    print("LiDAR point-label baseline, official SemanticKITTI SSC metric:")
+    print(format_table(result.scores))
+    print(
+        f"wrote {out}/synthetic (dataset), {out}/predictions, {out}/metrics.json, {out}/preview.png"
+    )
+    if args.no_real:
+        return 0
+    data = Path(args.data) if args.data else default_real_data_dir()
+    if args.data is None and not data.is_dir():
+        print(
+            f"occle demo: real samples not found at {data}; skipping the real-sample tour "
+            f"(pass --data or set ${ENV_VAR})"
+        )
+        return 0
+    print(f"occle demo: real samples from {data} -> {out / 'real'}")
+    run_real_data_tour(data, out / "real", report=_print_step)
     return 0

@@ -28,6 +28,18 @@ def read_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
         raise DataFormatError(path, f"not a readable image ({error})", "PNG or JPEG") from None
 
 
+def read_depth_image(path: str | os.PathLike[str]) -> NDArray[np.float32]:
+    """Read a KITTI-convention depth PNG (uint16, depth * 256, 0 = no depth) as metres."""
+    data = read_bytes(path, "depth image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.mode not in ("I;16", "I"):
+                raise DataFormatError(path, f"depth image has mode {image.mode}", "16-bit PNG")
+            return np.asarray(image, dtype=np.float32) / 256.0
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+        raise DataFormatError(path, f"not a readable PNG ({error})") from None
+
+
 def read_label_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
     """Read a single-channel label PNG as (H, W) uint8 without any colour conversion."""
     data = read_bytes(path, "label image")
@@ -42,15 +54,17 @@ def read_label_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
         raise DataFormatError(path, f"not a readable PNG ({error})") from None
 
 
-def encode_png(array: NDArray[np.uint8]) -> bytes:
-    """PNG bytes of an (H, W) or (H, W, 3|4) uint8 array."""
-    if array.dtype != np.uint8 or array.ndim not in (2, 3):
+def encode_png(array: NDArray[np.uint8] | NDArray[np.uint16]) -> bytes:
+    """PNG bytes of an (H, W) or (H, W, 3|4) uint8 array, or an (H, W) uint16 array."""
+    is_uint8 = array.dtype == np.uint8 and array.ndim in (2, 3)
+    is_uint16 = array.dtype == np.uint16 and array.ndim == 2
+    if not (is_uint8 or is_uint16):
         raise ValueError(f"encode_png: got {array.dtype} array of shape {array.shape}")
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def write_png(path: str | os.PathLike[str], array: NDArray[np.uint8]) -> None:
+def write_png(path: str | os.PathLike[str], array: NDArray[np.uint8] | NDArray[np.uint16]) -> None:
     """Write an image array to a PNG file atomically."""
     atomic_write_bytes(path, encode_png(array))

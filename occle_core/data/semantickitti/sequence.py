@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import yaml
 from numpy.typing import NDArray
 
 from occle_core.data.semantickitti.calib import KittiCalibration, read_calib
@@ -27,6 +28,9 @@ from occle_core.io.images import read_image
 from occle_core.occupancy import OccupancyGrid
 
 Path_ = str | os.PathLike[str]
+
+#: Optional file at a dataset root describing a non-standard grid (written by `occle synth`).
+DATASET_FILE = "occle_dataset.yaml"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,29 @@ def _numbered_files(folder: Path, suffix: str) -> list[int]:
     return sorted(int(p.stem) for p in folder.glob(f"*{suffix}") if p.stem.isdigit())
 
 
+def dataset_grid(root: Path_) -> GridSpec:
+    """The voxel grid of a dataset root: from `occle_dataset.yaml` when present, else the official
+    256 x 256 x 32 SemanticKITTI grid."""
+    file = Path(root) / DATASET_FILE
+    if not file.exists():
+        return SEMANTICKITTI_GRID
+    try:
+        grid = yaml.safe_load(file.read_text(encoding="utf-8"))["grid"]
+        return GridSpec(
+            origin=tuple(grid["origin"]),
+            voxel_size=tuple(grid["voxel_size"]),
+            dims=tuple(grid["dims"]),
+            axis_order=grid.get("axis_order", "xyz"),
+            frame_id=grid.get("frame_id", "velodyne"),
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+        raise DataFormatError(
+            file,
+            f"cannot read the grid description ({error})",
+            "a mapping 'grid' with origin, voxel_size, dims",
+        ) from None
+
+
 def sequence_dir(root: Path_, sequence: str | int) -> Path:
     """`ROOT/sequences/XX` with the sequence number zero-padded to two digits."""
     return Path(root) / "sequences" / f"{int(sequence):02d}"
@@ -66,7 +93,8 @@ class SemanticKittiSequence:
         root: folder holding `sequences/`.
         sequence: sequence number (e.g. 8 or "08").
         labels: label configuration (default: the official one).
-        grid: SSC grid of the voxel files (default 256 x 256 x 32).
+        grid: SSC grid of the voxel files (default: `dataset_grid(root)`, i.e. 256 x 256 x 32
+            unless the root's `occle_dataset.yaml` describes another grid).
     """
 
     def __init__(
@@ -74,13 +102,13 @@ class SemanticKittiSequence:
         root: Path_,
         sequence: str | int,
         labels: SemanticKittiLabels | None = None,
-        grid: GridSpec = SEMANTICKITTI_GRID,
+        grid: GridSpec | None = None,
     ):
         self.root = Path(root)
         self.sequence = f"{int(sequence):02d}"
         self.path = sequence_dir(root, sequence)
         self.labels = labels or load_label_config()
-        self.grid = grid
+        self.grid = grid or dataset_grid(root)
         if not self.path.is_dir():
             raise DataFormatError(
                 self.path, "sequence folder not found", "ROOT/sequences/XX as in SemanticKITTI"

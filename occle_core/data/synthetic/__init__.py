@@ -1,0 +1,1 @@
+"""A procedural driving world written in the official SemanticKITTI formats (`occle synth`)."""
