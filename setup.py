@@ -28,6 +28,11 @@ setup(
         "pillow>=9.0",
         # Any 2.x torch satisfies this, so an installed CPU build is kept as is.
         "torch>=2.1",
+        # Sparse 3D convolutions. This is the CPU build; GPU users install the spconv-cuXXX
+        # matching their CUDA (e.g. spconv-cu120) instead, then install occle with --no-deps:
+        # pip cannot tell that spconv-cuXXX provides `spconv` and would write the CPU build over
+        # it. CPU-side fixes for spconv: occle_core/model/sparse/spconv_compat.py.
+        "spconv>=2.3",
     ],
     extras_require={
         "dev": [
@@ -42,6 +47,9 @@ setup(
         ],
         # GPU machines only: these import CUDA extensions at import time.
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
+        # `occle bench scan` compares against mambapy's parallel scan. Needs torch installed
+        # first (mambapy depends on torch; see above, so pip keeps the installed build).
+        "bench": ["mambapy>=1.2"],
     },
     entry_points={"console_scripts": ["occle = occle_core.cli.main:main"]},
     classifiers=[

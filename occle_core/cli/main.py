@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from occle_core import __version__
-from occle_core.cli import demo_command, eval_command, synth_command
+from occle_core.cli import bench_command, demo_command, eval_command, synth_command
 from occle_core.errors import DataFormatError
 
-_COMMANDS = (demo_command, eval_command, synth_command)
+_COMMANDS = (bench_command, demo_command, eval_command, synth_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

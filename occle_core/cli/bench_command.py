@@ -1,0 +1,125 @@
+"""`occle bench`: performance benchmarks, one sub-command each (`occle bench scan`, ...).
+
+Adding a benchmark is one function: write ``_register_<name>(benchmarks)`` that adds its parser
+to `benchmarks` and sets ``func``, and append it to `_BENCHMARKS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from occle_core.io.atomic import atomic_write
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="run performance benchmarks",
+        description="Performance benchmarks of OccLE's compute kernels.",
+    )
+    benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for register_benchmark in _BENCHMARKS:
+        register_benchmark(benchmarks)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _register_scan(benchmarks: argparse._SubParsersAction) -> None:
+    from occle_core.bench.scan import DEFAULT_DIMS, DEFAULT_LENGTHS, METHODS
+
+    parser = benchmarks.add_parser(
+        "scan",
+        help="selective scan: ours vs mambapy's parallel scan vs a loop (CPU)",
+        description=(
+            "Time and peak memory (RSS growth) of the selective scan, forward and forward + "
+            "backward, float32 on CPU, each case in its own process: our chunked scan, "
+            "mambapy's parallel scan (if installed) and a sequential loop. Prints a table."
+        ),
+    )
+    parser.add_argument(
+        "--lengths",
+        type=_positive_int,
+        nargs="+",
+        default=list(DEFAULT_LENGTHS),
+        metavar="L",
+        help="sequence lengths (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dims",
+        type=_positive_int,
+        nargs="+",
+        default=list(DEFAULT_DIMS),
+        metavar="D",
+        help="channel counts, Mamba's d_inner (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="implementations to measure (default: all)",
+    )
+    parser.add_argument(
+        "--d-state", type=_positive_int, default=16, help="state size (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch", type=_positive_int, default=1, help="batch size (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, default=2, help="torch threads (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="timed runs per case, best one reported (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--loop-backward-max-length",
+        type=int,
+        default=4096,
+        metavar="L",
+        help="longest L at which the loop's backward runs (default: %(default)s)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
+    parser.set_defaults(func=_run_scan)
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from occle_core.bench.scan import ScanResult, benchmark_scan, format_table, results_json
+
+    def progress(result: ScanResult) -> None:
+        case = result.case
+        mode = "fwd+bwd" if case.backward else "fwd"
+        shown = result.note
+        if result.seconds is not None and result.peak_mib is not None:
+            shown = f"{result.seconds * 1e3:.0f} ms, {result.peak_mib:.0f} MiB"
+        print(f"  L={case.length} dim={case.dim} {case.method} {mode}: {shown}", file=sys.stderr)
+
+    results = benchmark_scan(
+        args.lengths,
+        args.dims,
+        args.methods,
+        d_state=args.d_state,
+        batch=args.batch,
+        threads=args.threads,
+        repeats=args.repeats,
+        loop_backward_max_length=args.loop_backward_max_length,
+        progress=progress,
+    )
+    print(format_table(results))
+    if args.json is not None:
+        with atomic_write(args.json) as f:
+            f.write(results_json(results).encode("utf-8"))
+    return 0
+
+
+_BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_register_scan,)

@@ -1,0 +1,1 @@
+"""OccLE network modules: sparse 3D voxel backbones and the other model parts."""

@@ -1,0 +1,89 @@
+"""Losses on hand-computed cases."""
+
+import math
+
+import pytest
+import torch
+
+from occle_core.model.losses import (
+    class_weights_from_frequencies,
+    geometric_scal_loss,
+    lovasz_softmax,
+    occupancy_bce,
+    semantic_scal_loss,
+    weighted_cross_entropy,
+)
+
+
+def _logits_from_probabilities(p):
+    return torch.log(torch.tensor(p, dtype=torch.float64)).float()
+
+
+def test_class_weights_follow_inverse_log_frequency():
+    weights = class_weights_from_frequencies(torch.tensor([900000, 9000, 10, 0]))
+    expected = [1 / math.log(f + 0.001) for f in (900000, 9000, 10)]
+    expected.append(expected[2])  # an absent class takes the largest present weight
+    torch.testing.assert_close(weights, torch.tensor(expected, dtype=torch.float32))
+    assert weights[2] > weights[1] > weights[0]
+
+
+def test_weighted_cross_entropy_ignores_255_and_weights_classes():
+    # (1, C=2, N=2): voxel 0 has probabilities (0.5, 0.5), voxel 1 (0.25, 0.75).
+    logits = _logits_from_probabilities([[0.5, 0.25], [0.5, 0.75]])[None]
+    target = torch.tensor([[0, 255]])
+    assert weighted_cross_entropy(logits, target).item() == pytest.approx(math.log(2), rel=1e-5)
+    both = torch.tensor([[0, 1]])
+    weights = torch.tensor([1.0, 3.0])
+    expected = (1 * math.log(2) + 3 * -math.log(0.75)) / 4
+    assert weighted_cross_entropy(logits, both, weights).item() == pytest.approx(expected, rel=1e-5)
+    assert weighted_cross_entropy(logits, torch.full((1, 2), 255)).item() == 0.0
+
+
+def test_semantic_scal_on_two_voxels():
+    # Voxel 0 is class 1 (p = 0.8), voxel 1 is class 0 (p(class 1) = 0.4).
+    logits = _logits_from_probabilities([[0.2, 0.8], [0.6, 0.4]]).T.reshape(1, 2, 2, 1, 1)
+    target = torch.tensor([1, 0]).reshape(1, 2, 1, 1)
+    class1 = -math.log(0.8 / 1.2) - math.log(0.8 / 1) - math.log(0.6 / 1)
+    class0 = -math.log(0.6 / 0.8) - math.log(0.6 / 1) - math.log(0.8 / 1)
+    assert semantic_scal_loss(logits, target).item() == pytest.approx(
+        (class0 + class1) / 2, rel=1e-5
+    )
+
+
+def test_geometric_scal_with_class_and_occupancy_logits():
+    logits = _logits_from_probabilities([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]).T.reshape(
+        1, 2, 3, 1, 1
+    )
+    target = torch.tensor([1, 0, 255]).reshape(1, 3, 1, 1)
+    occupancy = torch.tensor([0.8, 0.4])
+    precision, recall, specificity = 0.8 / 1.2, 0.8, 0.6
+    expected = -math.log(precision) - math.log(recall) - math.log(specificity)
+    assert geometric_scal_loss(logits, target).item() == pytest.approx(expected, rel=1e-5)
+    occ_logits = torch.log(occupancy / (1 - occupancy)).reshape(1, 1, 2, 1, 1)
+    assert geometric_scal_loss(occ_logits, target[:, :2]).item() == pytest.approx(
+        expected, rel=1e-5
+    )
+
+
+def test_occupancy_bce_and_lovasz():
+    logits = torch.tensor([0.0, 2.0, -1.0])
+    target = torch.tensor([1, 0, 255])
+    expected = (math.log(2) + math.log(1 + math.exp(2))) / 2
+    assert occupancy_bce(logits, target).item() == pytest.approx(expected, rel=1e-5)
+    perfect = torch.tensor([[10.0, -10.0], [-10.0, 10.0]]).T[None]  # (1, 2, 2)
+    assert lovasz_softmax(perfect, torch.tensor([[0, 1]])).item() == pytest.approx(0.0, abs=1e-6)
+    wrong = torch.tensor([[-10.0, 10.0], [10.0, -10.0]]).T[None]
+    assert lovasz_softmax(wrong, torch.tensor([[0, 1]])).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_losses_have_gradients():
+    logits = torch.randn(1, 4, 3, 3, 2, requires_grad=True)
+    target = torch.randint(0, 4, (1, 3, 3, 2))
+    total = (
+        semantic_scal_loss(logits, target)
+        + geometric_scal_loss(logits, target)
+        + lovasz_softmax(logits, target)
+        + weighted_cross_entropy(logits, target)
+    )
+    total.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
