@@ -297,6 +297,11 @@ def run_case(case: ScanCase, timeout_s: float = 600.0) -> ScanResult:
     )
 
 
+def mambapy_available() -> bool:
+    """Whether mambapy (the `bench` extra) can be imported for the comparison."""
+    return importlib.util.find_spec("mambapy") is not None
+
+
 def benchmark_scan(
     lengths: Sequence[int] = DEFAULT_LENGTHS,
     dims: Sequence[int] = DEFAULT_DIMS,
@@ -327,7 +332,7 @@ def benchmark_scan(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; use {METHODS}")
-    has_mambapy = importlib.util.find_spec("mambapy") is not None
+    has_mambapy = mambapy_available()
     results = []
     for length in lengths:
         for dim in dims:

@@ -37,6 +37,8 @@ def test_cli_prints_the_table_and_writes_json(
         return ScanResult(case, seconds=speed * (2 if case.backward else 1) / 1000, peak_mib=5.0)
 
     monkeypatch.setattr(scan, "run_case", fake_run_case)
+    # The comparison rows need mambapy (the `bench` extra), which CI does not install.
+    monkeypatch.setattr(scan, "mambapy_available", lambda: True)
     out = tmp_path / "scan.json"
     argv = ["bench", "scan", "--lengths", "4096", "8192", "--dims", "8", "--json", str(out)]
     assert main(argv) == 0
