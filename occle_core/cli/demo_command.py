@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from occle_core.cli.progress import sequence_progress
 from occle_core.demos.real_data import (
     ENV_VAR,
     StepResult,
@@ -58,23 +59,15 @@ def _print_step(result: StepResult) -> None:
         print(f"           wrote {output}")
 
 
-def _progress(sequence: str, stage: str, done: int, total: int) -> None:
-    end = "\n" if done == total else ""
-    print(
-        f"\r  synthetic sequence {sequence}: {stage:<12} {done:4d}/{total}",
-        end=end,
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         print("occle demo: error: --frames must be >= 1", file=sys.stderr)
         return 2
     out = Path(args.out)
     print(f"occle demo: synthetic world (seed {args.seed}, {args.frames} frames) -> {out}")
-    result = run_synthetic_baseline(out, frames=args.frames, seed=args.seed, progress=_progress)
+    result = run_synthetic_baseline(
+        out, frames=args.frames, seed=args.seed, progress=sequence_progress("synthetic sequence")
+    )
     print("LiDAR point-label baseline, official SemanticKITTI SSC metric:")
     print(format_table(result.scores))
     print(

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from occle_core.cli.progress import sequence_progress
 from occle_core.data.synthetic.generate import SequenceReport, SynthConfig, write_synthetic_dataset
 
 
@@ -51,16 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _progress(sequence: str, stage: str, done: int, total: int) -> None:
-    end = "\n" if done == total else ""
-    print(
-        f"\r  sequence {sequence}: {stage:<12} {done:4d}/{total}",
-        end=end,
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def _summary(report: SequenceReport) -> str:
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in report.seconds.items())
     return (
@@ -92,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         f"occle synth: {len(sequences)} sequence(s) x {args.frames} frames, scale {args.scale}, "
         f"seed {args.seed} -> {args.out}"
     )
-    for report in write_synthetic_dataset(args.out, sequences, config, progress=_progress):
+    for report in write_synthetic_dataset(
+        args.out, sequences, config, progress=sequence_progress("sequence")
+    ):
         print(_summary(report))
     return 0

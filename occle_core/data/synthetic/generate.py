@@ -39,7 +39,7 @@ from occle_core.data.synthetic.rasterize import rasterize
 from occle_core.data.synthetic.rig import SensorRig, kitti_like_rig
 from occle_core.data.synthetic.street import Scene, generate_scene
 from occle_core.data.synthetic.visibility import ScanView, observed_voxels, occluded_voxels
-from occle_core.geometry.transforms import invert_rigid
+from occle_core.geometry.transforms import invert_rigid, transform_points
 from occle_core.geometry.voxelize import voxelize
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.images import write_png
@@ -161,6 +161,8 @@ class SequenceWriter:
         self.scene: Scene | None = None
         self.views: list[ScanView] = []
         self.scans: list[LidarScan] = []
+        # (V, 3) voxel centres in the LiDAR frame, shared by every key frame of the sequence.
+        self._grid_centers = self.rig.grid.voxel_centers().reshape(-1, 3).astype(np.float64)
 
     # --- stages ----------------------------------------------------------------------------------
     def build_scene(self) -> Scene:
@@ -220,9 +222,7 @@ class SequenceWriter:
         """Write `voxels/NNNNNN.{label,invalid,occluded,bin}` for frame `index`."""
         grid = self.rig.grid
         with self.timer("visibility"):
-            pose = self.lidar_pose(index)
-            centers = grid.voxel_centers().reshape(-1, 3).astype(np.float64)
-            centers_world = centers @ pose[:3, :3].T + pose[:3, 3]
+            centers_world = transform_points(self.lidar_pose(index), self._grid_centers)
             first = max(0, index - self.config.window_before)
             last = min(len(self.views), index + self.config.window_after + 1)
             margin = float(np.linalg.norm(grid.voxel_size)) / 2.0

@@ -213,9 +213,7 @@ def cast_rays(
     best = np.full(count, np.inf)
     which = np.full(count, -1, dtype=np.int64)
     normal = np.zeros((count, 3))
-    local_origins = primitives.to_local(
-        np.broadcast_to(origin64, (len(primitives), 3)), np.arange(len(primitives))
-    )
+    local_origins = primitives.point_in_every_frame(origin64)
     for rays, prims in _pair_batches(
         primitives, origin64, dirs64, max_range, windows, chunk, max_pairs
     ):

@@ -146,6 +146,11 @@ class Primitives:
         """
         return self.rotate_to_local(points - self.center[index], index)
 
+    def point_in_every_frame(self, point: NDArray[np.floating]) -> NDArray[np.float64]:
+        """(K, 3) one world point (3,) expressed in the local frame of every primitive."""
+        every = np.arange(len(self))
+        return self.to_local(np.broadcast_to(np.asarray(point, np.float64), (len(self), 3)), every)
+
     def rotate_to_local(
         self, vectors: NDArray[np.floating], index: NDArray[np.intp]
     ) -> NDArray[np.float64]:

@@ -148,9 +148,7 @@ def camera_windows(
 
 def _footprint_distance(primitives: Primitives, origin: NDArray[np.float64]) -> NDArray[np.float64]:
     """Horizontal distance from `origin` to each primitive's local bounding rectangle."""
-    local = primitives.to_local(
-        np.broadcast_to(origin, (len(primitives), 3)), np.arange(len(primitives))
-    )
+    local = primitives.point_in_every_frame(origin)
     dx = np.maximum(np.abs(local[:, 0]) - primitives.half[:, 0], 0.0)
     dy = np.maximum(np.abs(local[:, 1]) - primitives.half[:, 1], 0.0)
     return np.hypot(dx, dy)
