@@ -22,6 +22,11 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["occle_core", "occle_core.*", "occle_ros", "occle_ros.*"]),
     package_data={"occle_core": ["data/resources/*.yaml"]},
+    # Model configurations, found by name (`--config occle_tiny`) through
+    # occle_core.model.config.resolve_model_config.
+    data_files=[
+        ("share/occle/config/models", sorted(str(p) for p in Path("config/models").glob("*.yaml")))
+    ],
     install_requires=[
         "numpy>=1.24",
         "pyyaml>=6.0",

@@ -30,27 +30,20 @@ Measurement, each case in a fresh Python process so that cases do not share allo
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import gc
 import importlib.util
 import json
-import os
-import resource
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
+
+from occle_core.bench.process import MEMORY_ENV, PeakRss, best_time, run_worker
 
 METHODS = ("occle", "mambapy", "loop")
 DEFAULT_LENGTHS = (4096, 16384, 65536)
 DEFAULT_DIMS = (128, 256)
 # A timed case stops repeating once its runs have taken this long (at least one timed run).
 _TIME_BUDGET_S = 20.0
-_MIB = float(1 << 20)
 
 
 @dataclass(frozen=True)
@@ -176,53 +169,14 @@ def _loop_scan(u: Any, delta: Any, A: Any, B: Any, C: Any, D: Any) -> Any:
     return torch.stack(ys) + D * u
 
 
-def _rss_bytes() -> int:
-    with Path("/proc/self/statm").open() as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _release_free_memory() -> None:
-    """glibc's malloc_trim(0): return free heap pages (small tensors) to the OS; no-op elsewhere."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _reset_peak() -> bool:
-    """Reset Linux's peak RSS (VmHWM) to the current RSS; False where that is not possible."""
-    try:
-        with Path("/proc/self/clear_refs").open("w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_bytes(reset_worked: bool) -> int:
-    if reset_worked:
-        with Path("/proc/self/status").open() as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    # ru_maxrss is in KiB on Linux (bytes on macOS, where this benchmark is not calibrated).
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def measure_time(case: ScanCase) -> dict[str, Any]:
     """Times `case` in this process: best of `case.repeats` runs after a warm-up run."""
     import torch
 
     torch.set_num_threads(case.threads)
     run, _ = _build(case)
-    start = time.perf_counter()
-    run()
-    spent = time.perf_counter() - start
-    times: list[float] = []
-    while len(times) < case.repeats and (not times or spent < _TIME_BUDGET_S):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-    return {"seconds": min(times), "runs": len(times)}
+    seconds, runs = best_time(run, case.repeats, _TIME_BUDGET_S)
+    return {"seconds": seconds, "runs": runs}
 
 
 def measure_memory(case: ScanCase) -> dict[str, Any]:
@@ -230,7 +184,7 @@ def measure_memory(case: ScanCase) -> dict[str, Any]:
 
     The warm-up run keeps one-time costs out of the number (torch pages in the code of each
     kernel on first use, tens of MiB). What the warm-up freed is handed back to the OS before
-    the measured run (`_release_free_memory`, and `_MEMORY_ENV` in the worker's environment),
+    the measured run (`PeakRss`, and `MEMORY_ENV` in the worker's environment),
     so that the measured run's allocations show up in RSS instead of reusing malloc's cache.
     """
     import torch
@@ -240,44 +194,17 @@ def measure_memory(case: ScanCase) -> dict[str, Any]:
     run()
     for tensor in inputs:  # the warm-up's gradients would be freed inside the measured run
         tensor.grad = None
-    gc.collect()
-    _release_free_memory()
-    base = _rss_bytes()
-    reset_worked = _reset_peak()
-    run()
-    peak = _peak_bytes(reset_worked) - base
-    return {"peak_mib": peak / _MIB, "peak_counter": "VmHWM" if reset_worked else "ru_maxrss"}
-
-
-# glibc malloc would keep freed blocks below its (adaptive) mmap threshold for reuse, hiding
-# the measured run's allocations behind the warm-up's; a fixed 128 KiB threshold makes every
-# larger buffer an mmap that free() returns. Timing runs use the default allocator (this
-# setting slows all methods by 20-30 %).
-_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_TRIM_THRESHOLD_": "131072"}
+    with PeakRss() as probe:
+        run()
+    return {"peak_mib": probe.peak_mib, "peak_counter": probe.counter}
 
 
 def _run_worker(
     case: ScanCase, what: str, timeout_s: float, extra_env: dict[str, str]
 ) -> dict[str, Any] | str:
     """Runs `measure_<what>(case)` in a fresh Python process; a string says why it failed."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    env.update(extra_env)
-    command = [sys.executable, "-m", "occle_core.bench.scan", what, json.dumps(asdict(case))]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return f"timed out after {timeout_s:.0f} s"
-    if done.returncode < 0:
-        return f"killed by signal {-done.returncode} (out of memory?)"
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines()
-        return f"failed: {lines[-1] if lines else f'exit code {done.returncode}'}"
-    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return data
+    arguments = [what, json.dumps(asdict(case))]
+    return run_worker("occle_core.bench.scan", arguments, timeout_s, extra_env)
 
 
 def run_case(case: ScanCase, timeout_s: float = 600.0) -> ScanResult:
@@ -285,7 +212,7 @@ def run_case(case: ScanCase, timeout_s: float = 600.0) -> ScanResult:
     timing = _run_worker(case, "time", timeout_s, {})
     if isinstance(timing, str):
         return ScanResult(case, note=timing)
-    memory = _run_worker(case, "memory", timeout_s, _MEMORY_ENV)
+    memory = _run_worker(case, "memory", timeout_s, MEMORY_ENV)
     if isinstance(memory, str):
         return ScanResult(case, seconds=timing["seconds"], runs=timing["runs"], note=memory)
     return ScanResult(

@@ -122,4 +122,79 @@ def _run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-_BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_register_scan,)
+def _register_model(benchmarks: argparse._SubParsersAction) -> None:
+    parser = benchmarks.add_parser(
+        "model",
+        help="the whole network: latency, peak memory, parameters per part (CPU)",
+        description=(
+            "Preprocessing and forward latency, peak memory (RSS growth) and parameter counts "
+            "per part of the OccLE network for each model configuration, on this CPU, each "
+            "measurement in its own process. Input: 3 aggregated LiDAR scans and the camera "
+            "images of a synthetic street scene where the config's grid is a synthetic one, "
+            "random points and images otherwise. Prints a table."
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=["occle_tiny", "occle_semantickitti"],
+        metavar="YAML",
+        help="model configuration files or shipped names (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--train-step",
+        action="store_true",
+        help="also time a training step (forward + backward) and its peak memory",
+    )
+    parser.add_argument(
+        "--scans", type=_positive_int, default=3, help="LiDAR scans per input (default: 3)"
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, default=2, help="torch threads (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="timed runs per measurement, best one reported (default: %(default)s)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
+    parser.set_defaults(func=_run_model)
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    from occle_core.bench.model import (
+        ModelCase,
+        ModelResult,
+        benchmark_models,
+        format_table,
+        results_json,
+    )
+    from occle_core.model.config import resolve_model_config
+
+    try:
+        paths = [resolve_model_config(name) for name in args.config]
+    except FileNotFoundError as error:
+        print(f"occle bench model: {error}", file=sys.stderr)
+        return 2
+
+    def progress(result: ModelResult) -> None:
+        shown = result.note or f"{result.total_ms:.0f} ms per frame"
+        print(f"  {result.case.config}: {shown}", file=sys.stderr)
+
+    cases = [
+        ModelCase(str(path), args.threads, args.repeats, args.train_step, args.scans)
+        for path in paths
+    ]
+    results = benchmark_models(cases, progress=progress)
+    print(format_table(results))
+    if args.json is not None:
+        with atomic_write(args.json) as f:
+            f.write(results_json(results).encode("utf-8"))
+    return 0 if all(r.params for r in results) else 1
+
+
+_BENCHMARKS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _register_scan,
+    _register_model,
+)

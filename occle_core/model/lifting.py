@@ -25,10 +25,15 @@ from occle_core.geometry.camera import CameraModel, project_points
 class VoxelPixelMap:
     """Where voxel centres land in N cameras (precomputed once per calibration).
 
+    One map serves a whole batch when every sample shares the calibration; `stack` makes a
+    batched map (a leading B axis) for samples with their own calibrations.
+
     Attributes:
-        grid: (N, V, 2) float32 sampling positions in grid_sample's normalised coordinates
-            (x = 2u/W - 1, y = 2v/H - 1, align_corners=False), resolution independent.
-        valid: (N, V) bool, the centre projects inside the image in front of the camera.
+        grid: (N, V, 2) or batched (B, N, V, 2) float32 sampling positions in grid_sample's
+            normalised coordinates (x = 2u/W - 1, y = 2v/H - 1, align_corners=False),
+            resolution independent: the same map serves an image resized to any size.
+        valid: (N, V) or (B, N, V) bool, the centre projects inside the image in front of the
+            camera.
     """
 
     grid: torch.Tensor
@@ -48,9 +53,27 @@ class VoxelPixelMap:
         grid = np.where(projection.valid[..., None], grid, 0.0).astype(np.float32)
         return cls(torch.from_numpy(grid), torch.from_numpy(projection.valid.copy()))
 
+    @classmethod
+    def stack(cls, maps: Sequence[VoxelPixelMap]) -> VoxelPixelMap:
+        """Batch per-sample maps (same cameras count and voxels) into one (B, N, V, 2) map."""
+        if not maps or any(m.batched for m in maps):
+            raise ValueError("VoxelPixelMap.stack: needs one or more unbatched maps")
+        shapes = {tuple(m.grid.shape) for m in maps}
+        if len(shapes) != 1:
+            raise ValueError(f"VoxelPixelMap.stack: maps differ in shape {sorted(shapes)}")
+        return cls(torch.stack([m.grid for m in maps]), torch.stack([m.valid for m in maps]))
+
+    @property
+    def batched(self) -> bool:
+        return self.grid.dim() == 4
+
     @property
     def num_cameras(self) -> int:
-        return int(self.grid.shape[0])
+        return int(self.grid.shape[-3])
+
+    @property
+    def num_voxels(self) -> int:
+        return int(self.grid.shape[-2])
 
     def to(self, device: torch.device | str) -> VoxelPixelMap:
         return VoxelPixelMap(self.grid.to(device), self.valid.to(device))
@@ -61,11 +84,16 @@ class ImageLifter(nn.Module):
 
     Args:
         channels: feature channels C.
+        learn_outside: give voxels outside every camera a learned vector; without it they get
+            zeros (for consumers such as `FrontalPlanePool` that ignore those voxels anyway,
+            where a learned vector would receive no gradient).
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, learn_outside: bool = True):
         super().__init__()
-        self.outside = nn.Parameter(torch.zeros(channels))
+        self.outside: nn.Parameter | None = (
+            nn.Parameter(torch.zeros(channels)) if learn_outside else None
+        )
 
     def forward(
         self, features: torch.Tensor, pixel_map: VoxelPixelMap
@@ -74,20 +102,29 @@ class ImageLifter(nn.Module):
 
         Args:
             features: (B, N, C, h, w) feature maps of the N cameras (any stride).
-            pixel_map: projections of the V voxel centres into the same N cameras.
+            pixel_map: projections of the V voxel centres into the same N cameras, shared by
+                the batch or batched (B, N, V, 2).
 
         Returns:
             lifted: (B, C, V) averaged features (the learned `outside` vector where no camera
                 sees the voxel).
-            seen: (V,) bool, the voxel projects into at least one camera.
+            seen: (V,) bool (or (B, V) for a batched map), the voxel projects into at least one
+                camera.
         """
         batch, cameras, channels = features.shape[:3]
         if cameras != pixel_map.num_cameras:
             raise ValueError(
                 f"ImageLifter: {cameras} feature maps for {pixel_map.num_cameras} cameras"
             )
-        voxels = pixel_map.grid.shape[1]
-        grid = pixel_map.grid.to(features.dtype)[None].expand(batch, -1, -1, -1)
+        if pixel_map.batched and pixel_map.grid.shape[0] != batch:
+            raise ValueError(
+                f"ImageLifter: pixel map for {pixel_map.grid.shape[0]} samples, batch of {batch}"
+            )
+        voxels = pixel_map.num_voxels
+        valid = pixel_map.valid if pixel_map.batched else pixel_map.valid[None]
+        grid = pixel_map.grid.to(features.dtype)
+        if not pixel_map.batched:
+            grid = grid[None].expand(batch, -1, -1, -1)
         # "border": a centre in the outer half pixel must not blend in zeros from outside.
         sampled = F.grid_sample(
             features.flatten(0, 1),
@@ -97,14 +134,15 @@ class ImageLifter(nn.Module):
             align_corners=False,
         )
         sampled = sampled.reshape(batch, cameras, channels, voxels)
-        weight = pixel_map.valid.to(features.dtype)[None, :, None, :]
+        weight = valid.to(features.dtype)[:, :, None, :]
         count = weight.sum(dim=1)
         lifted = (sampled * weight).sum(dim=1) / count.clamp_min(1.0)
-        seen = pixel_map.valid.any(dim=0)
-        lifted = torch.where(
-            seen[None, None, :], lifted, self.outside[None, :, None].to(lifted.dtype)
-        )
-        return lifted, seen
+        seen = valid.any(dim=1)  # (1 or B, V)
+        if self.outside is not None:
+            lifted = torch.where(
+                seen[:, None, :], lifted, self.outside[None, :, None].to(lifted.dtype)
+            )
+        return lifted, (seen if pixel_map.batched else seen[0])
 
 
 class FrontalPlanePool(nn.Module):
@@ -123,13 +161,15 @@ class FrontalPlanePool(nn.Module):
 
         Args:
             voxel_features: (B, C, X, Y, Z) lifted image features.
-            seen: (X, Y, Z) bool, voxels seen by a camera (the others take no weight).
+            seen: (X, Y, Z) or (B, X, Y, Z) bool, voxels seen by a camera (the others take no
+                weight).
 
         Returns:
             (B, C, Y, Z) frontal plane; zeros where no voxel of the column is seen.
         """
         scores = self.score(voxel_features).float()
-        scores = scores.masked_fill(~seen[None, None], float("-inf"))
+        mask = seen[:, None] if seen.dim() == 4 else seen[None, None]
+        scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=2)
         weights = torch.nan_to_num(weights, nan=0.0).to(voxel_features.dtype)
         return (weights * voxel_features).sum(dim=2)

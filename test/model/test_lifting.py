@@ -66,3 +66,23 @@ def test_frontal_pool_is_a_masked_softmax_over_depth():
     torch.testing.assert_close(plane[0, :, 0, 0], torch.tensor([(0 + 2) / 2, (3 + 5) / 2]))
     nothing = pool(features, torch.zeros(3, 1, 1, dtype=torch.bool))
     assert nothing.abs().sum() == 0
+
+
+def test_batched_pixel_map_lifts_each_sample_with_its_own_calibration():
+    centers = np.array([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0]])
+    front, left = _camera(0, "cam"), _camera(90, "cam")
+    batched = VoxelPixelMap.stack(
+        [VoxelPixelMap.build(centers, [front]), VoxelPixelMap.build(centers, [left])]
+    )
+    assert batched.grid.shape == (2, 1, 2, 2) and batched.num_voxels == 2
+    features = torch.ones(2, 1, 1, 6, 8)
+    lifter = ImageLifter(1)
+    with torch.no_grad():
+        lifter.outside.fill_(-1.0)
+    lifted, seen = lifter(features, batched)
+    assert seen.tolist() == [[True, False], [False, True]]
+    assert lifted[:, 0].tolist() == [[1.0, -1.0], [-1.0, 1.0]]
+    pool = FrontalPlanePool(1)
+    plane = pool(lifted.reshape(2, 1, 2, 1, 1), seen.reshape(2, 2, 1, 1))
+    assert plane.shape == (2, 1, 1, 1)
+    torch.testing.assert_close(plane.flatten(), torch.tensor([1.0, 1.0]))

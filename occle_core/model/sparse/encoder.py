@@ -12,7 +12,7 @@ Axis convention: spatial axes are the grid's array axes (D0, D1, D2); with the d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -112,11 +112,25 @@ class SparseEncoder(nn.Module):
             Sparse tensor on the coarse grid `output_shape((D0, D1, D2))` with (M, channels[-1])
             features.
         """
+        return self.forward_levels(x)[-1]
+
+    def forward_levels(self, x: SparseConvTensor) -> list[SparseConvTensor]:
+        """Encode and keep every level (the skips of a decoder).
+
+        Args:
+            x: as in `forward`.
+
+        Returns:
+            One sparse tensor per level, finest first: level l has channels[l] features on the
+            grid reached after the first l strides.
+        """
         check_sparse_input(x, "SparseEncoder")
         x = self.stem(x)
+        outputs = []
         for level in self.levels:
             x = level(x)
-        return x
+            outputs.append(x)
+        return outputs
 
 
 def to_dense(x: SparseConvTensor) -> torch.Tensor:
@@ -153,3 +167,21 @@ def to_bev(x: SparseConvTensor) -> torch.Tensor:
     # (B, C, X, Y, Z) -> (B, C, Z, X, Y) so that C and Z are adjacent and fold c-major.
     folded = dense.permute(0, 1, 4, 2, 3)
     return folded.reshape(batch, channels * size_z, size_x, size_y)
+
+
+class SparsePyramid(nn.Module):
+    """A `SparseEncoder` whose call returns every level (the skips of a decoder), so that the
+    encoder shows up as one module in hooks and parameter listings.
+
+    Args:
+        *args, **kwargs: as for `SparseEncoder`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.encoder = SparseEncoder(*args, **kwargs)
+
+    def forward(self, x: SparseConvTensor) -> list[SparseConvTensor]:
+        """Encode; returns one sparse tensor per level, finest first (see
+        `SparseEncoder.forward_levels`)."""
+        return self.encoder.forward_levels(x)

@@ -1,0 +1,104 @@
+"""One checkpoint format for CPU and GPU, for the own scan and mamba-ssm alike.
+
+A checkpoint is a `torch.save`d dict of plain types and tensors only, so it loads with
+``torch.load(weights_only=True)``::
+
+    {"format": "occle-checkpoint", "version": 1,
+     "config": <OccLEConfig as nested dicts>, "model": <state dict>, "extra": {...}}
+
+The Mamba blocks keep mamba-ssm's parameter layout, so the same file runs on mamba-ssm's kernel
+and on `occle_core.ops.selective_scan`. Tensors are saved on the CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+from typing import Any
+
+import torch
+
+from occle_core.errors import DataFormatError
+from occle_core.io.atomic import atomic_write_bytes
+from occle_core.model.build import build_model
+from occle_core.model.config import OccLEConfig
+from occle_core.model.occle import OccLE
+from occle_core.typed_config import from_mapping, to_mapping
+
+CHECKPOINT_FORMAT = "occle-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], model: OccLE, extra: dict[str, Any] | None = None
+) -> None:
+    """Write the model (config + weights) atomically: a crash never leaves a partial file.
+
+    Args:
+        path: destination file.
+        model: the network; its config travels with the weights.
+        extra: more plain data or tensors to store (training state, metrics).
+    """
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": to_mapping(model.config),
+        "model": state,
+        "extra": extra or {},
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check a checkpoint dict (weights only, no code execution)."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise DataFormatError(path, "no such file") from error
+    except Exception as error:  # torch raises many types for corrupt files
+        raise DataFormatError(path, f"not a readable torch checkpoint ({error})") from error
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DataFormatError(path, "not an OccLE checkpoint", f"format {CHECKPOINT_FORMAT!r}")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise DataFormatError(
+            path, f"checkpoint version {payload.get('version')}", f"{CHECKPOINT_VERSION}"
+        )
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> tuple[OccLE, dict[str, Any]]:
+    """Rebuild the model saved in `path`.
+
+    Returns:
+        The model in eval mode on `device`, and the checkpoint's `extra` dict.
+
+    Raises:
+        DataFormatError: the file is missing, corrupt, of another format, or its weights do
+            not fit its own configuration.
+    """
+    payload = read_checkpoint(path)
+    config = from_mapping(OccLEConfig, payload["config"], f"{path} (config)")
+    model = build_model(without_image_weights(config))
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:  # missing, unexpected or mis-shaped tensors
+        first = str(error).split("\n\t")[1:2] or [str(error)]
+        raise DataFormatError(path, f"weights do not fit the config: {first[0]}") from error
+    return model.to(device).eval(), payload.get("extra", {})
+
+
+def without_image_weights(config: OccLEConfig) -> OccLEConfig:
+    """The config with the pretrained-image paths cleared: a checkpoint already holds them."""
+    semantic = dataclasses.replace(
+        config.semantic, image=dataclasses.replace(config.semantic.image, weights=None)
+    )
+    geometric = dataclasses.replace(
+        config.geometric, image=dataclasses.replace(config.geometric.image, weights=None)
+    )
+    return dataclasses.replace(config, semantic=semantic, geometric=geometric)
