@@ -21,9 +21,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["occle_core", "occle_core.*", "occle_ros", "occle_ros.*"]),
-    package_data={"occle_core": ["data/resources/*.yaml"]},
-    # Model configurations, found by name (`--config occle_tiny`) through
-    # occle_core.model.config.resolve_model_config.
+    package_data={"occle_core": ["data/resources/*.yaml", "pseudo/resources/*.yaml"]},
+    # Model and training configurations, found by name (`--config occle_tiny`) through
+    # occle_core.config_files.
     data_files=[
         ("share/occle/config/models", sorted(str(p) for p in Path("config/models").glob("*.yaml")))
     ],
@@ -49,7 +49,15 @@ setup(
             "catkin_pkg>=0.5",
             # Real ROS 2 message definitions and CDR serialisation without a ROS install.
             "rosbags>=0.10",
+            # The foundation-model adapters are tested with tiny random models.
+            "transformers>=5.0",
+            "tensorboard>=2.14",
         ],
+        # TensorBoard event files in training runs (metrics.jsonl is always written).
+        "train": ["tensorboard>=2.14"],
+        # Pseudo labels from real foundation models (local checkpoints): `occle pseudo-label
+        # --source transformers`.
+        "pseudo": ["transformers>=5.0"],
         # GPU machines only: these import CUDA extensions at import time.
         "cuda": ["mamba-ssm>=2.2", "causal-conv1d>=1.4"],
         # `occle bench scan` compares against mambapy's parallel scan. Needs torch installed

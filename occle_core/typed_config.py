@@ -12,6 +12,7 @@ fixed tuples ``tuple[A, B, C]``, ``Literal[...]`` and nested dataclasses.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import types
@@ -72,6 +73,10 @@ def _convert(value: Any, hint: Any, source: str, key: str) -> Any:
             raise DataFormatError(source, f"{key} = {value!r}", "an integer")
         return value
     if hint is float:
+        if isinstance(value, str):
+            # YAML 1.1 (PyYAML) reads "1e-3" as a string; accept what Python reads as a number.
+            with contextlib.suppress(ValueError):
+                return float(value)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DataFormatError(source, f"{key} = {value!r}", "a number")
         return float(value)
@@ -161,3 +166,29 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:
     """Read a YAML file into the dataclass `cls` (see `from_mapping`)."""
     return from_mapping(cls, read_yaml(path), str(path))
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Sequence[str], source: str = "<overrides>"
+) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML) to a nested mapping.
+
+    Returns a new mapping; keys are checked later by `from_mapping`.
+    """
+    result: dict[str, Any] = yaml.safe_load(yaml.safe_dump(data)) or {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise DataFormatError(source, f"override {item!r}", "key=value")
+        node = result
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise DataFormatError(source, f"override {item!r}: {part} is not a section")
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise DataFormatError(source, f"override {item!r}: invalid value ({error})") from error
+    return result

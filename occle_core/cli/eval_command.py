@@ -8,7 +8,7 @@ from pathlib import Path
 from occle_core.data.semantickitti.labels import load_label_config
 from occle_core.eval.occ3d import evaluate_occ3d
 from occle_core.eval.report import Scores, format_table, write_json_report
-from occle_core.eval.semantickitti import evaluate_semantickitti
+from occle_core.eval.semantickitti import SSCScores, evaluate_semantickitti
 
 _JSON_HELP = (
     "also write the scores as JSON to OUT (percent with 2 decimals: miou, per_class with "
@@ -86,6 +86,17 @@ def _register_semantickitti(benchmarks: argparse._SubParsersAction) -> None:
         metavar="OUT",
         help=_JSON_HELP % ", plus iou (completion), precision and recall",
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write the confusion matrix and prediction-vs-ground-truth renderings (3D, "
+        "top view, camera) of the last --render-frames frames of each sequence to DIR",
+    )
+    parser.add_argument(
+        "--render-frames", type=int, default=2, help="frames to render per sequence (default: 2)"
+    )
     parser.set_defaults(func=run_semantickitti)
 
 
@@ -138,7 +149,31 @@ def run_semantickitti(args: argparse.Namespace) -> int:
     labels = load_label_config(args.label_config)
     sequences = args.sequences if args.sequences is not None else labels.split.get("valid", [])
     scores = evaluate_semantickitti(args.dataset, args.predictions, sequences, labels)
+    if args.render is not None:
+        _render(args, sequences, scores)
     return _finish(scores, args.json)
+
+
+def _render(args: argparse.Namespace, sequences: list[int], scores: SSCScores) -> None:
+    from occle_core.data.semantickitti.sequence import (
+        SemanticKittiSequence,
+        prediction_path,
+        read_prediction,
+    )
+    from occle_core.demos.render import render_confusion, render_frame_comparison
+
+    written = [
+        render_confusion(scores.confusion.T, scores.class_names, args.render / "confusion.png")
+    ]
+    for number in sequences:
+        sequence = SemanticKittiSequence(args.dataset, number)
+        for index in (
+            sequence.voxel_ids[-max(args.render_frames, 0) :] if args.render_frames else []
+        ):
+            path = prediction_path(args.predictions, number, index)
+            prediction = read_prediction(path, sequence.grid.shape, sequence.labels)
+            written += render_frame_comparison(sequence, index, prediction, args.render)
+    print(f"wrote {len(written)} renderings to {args.render}")
 
 
 def run_occ3d(args: argparse.Namespace) -> int:

@@ -11,10 +11,26 @@ import sys
 from collections.abc import Sequence
 
 from occle_core import __version__
-from occle_core.cli import bench_command, demo_command, eval_command, synth_command
+from occle_core.cli import (
+    bench_command,
+    demo_command,
+    eval_command,
+    infer_command,
+    pseudo_command,
+    synth_command,
+    train_command,
+)
 from occle_core.errors import DataFormatError
 
-_COMMANDS = (bench_command, demo_command, eval_command, synth_command)
+_COMMANDS = (
+    bench_command,
+    demo_command,
+    eval_command,
+    infer_command,
+    pseudo_command,
+    synth_command,
+    train_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

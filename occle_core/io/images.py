@@ -28,16 +28,23 @@ def read_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:
         raise DataFormatError(path, f"not a readable image ({error})", "PNG or JPEG") from None
 
 
-def read_depth_image(path: str | os.PathLike[str]) -> NDArray[np.float32]:
-    """Read a KITTI-convention depth PNG (uint16, depth * 256, 0 = no depth) as metres."""
-    data = read_bytes(path, "depth image")
+def read_uint16_image(
+    path: str | os.PathLike[str], what: str = "16-bit image"
+) -> NDArray[np.uint16]:
+    """Read a single-channel 16-bit PNG as (H, W) uint16."""
+    data = read_bytes(path, what)
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.mode not in ("I;16", "I"):
-                raise DataFormatError(path, f"depth image has mode {image.mode}", "16-bit PNG")
-            return np.asarray(image, dtype=np.float32) / 256.0
+                raise DataFormatError(path, f"{what} has mode {image.mode}", "16-bit PNG")
+            return np.asarray(image).astype(np.uint16)
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         raise DataFormatError(path, f"not a readable PNG ({error})") from None
+
+
+def read_depth_image(path: str | os.PathLike[str]) -> NDArray[np.float32]:
+    """Read a KITTI-convention depth PNG (uint16, depth * 256, 0 = no depth) as metres."""
+    return read_uint16_image(path, "depth image").astype(np.float32) / 256.0
 
 
 def read_label_image(path: str | os.PathLike[str]) -> NDArray[np.uint8]:

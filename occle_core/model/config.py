@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from occle_core.config_files import find_config
 from occle_core.geometry.grid import SEMANTICKITTI_GRID, GridSpec
 from occle_core.model.dual_mamba import DualMambaConfig
 from occle_core.model.image import ImageUNetConfig
@@ -167,36 +167,14 @@ class OccLEConfig:
         )
 
 
-def model_config_dirs() -> list[Path]:
-    """Where shipped model configurations live: the source tree's `config/models` and the
-    installed `share/occle/config/models` (pip) or `share/occle_ros/config/models` (colcon)."""
-    return [
-        Path(__file__).resolve().parents[2] / "config" / "models",
-        Path(sys.prefix) / "share" / "occle" / "config" / "models",
-        Path(sys.prefix) / "share" / "occle_ros" / "config" / "models",
-    ]
-
-
 def resolve_model_config(name_or_path: str | os.PathLike[str]) -> Path:
-    """A config file path, or the name of a shipped one (``occle_tiny``, ``occle_semantickitti``,
-    ``occle_occ3d``).
+    """A model config file path, or the name of a shipped one (``occle_tiny``,
+    ``occle_semantickitti``, ``occle_occ3d``); see `occle_core.config_files`.
 
     Raises:
         FileNotFoundError: neither a file nor a shipped name; lists the shipped names.
     """
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped: dict[str, Path] = {}
-    for folder in reversed(model_config_dirs()):
-        shipped.update({f.stem: f for f in sorted(folder.glob("*.yaml"))})
-    name = path.name.removesuffix(".yaml")
-    if name in shipped and path.parent == Path():
-        return shipped[name]
-    raise FileNotFoundError(
-        f"{name_or_path}: no such model config file, and not a shipped config name "
-        f"(one of {sorted(shipped)})"
-    )
+    return find_config("models", name_or_path)
 
 
 def load_model_config(name_or_path: str | os.PathLike[str]) -> OccLEConfig:

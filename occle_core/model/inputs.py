@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from occle_core.frame import Frame
 from occle_core.geometry.camera import CameraModel
-from occle_core.geometry.voxelize import voxelize
+from occle_core.geometry.voxelize import VoxelizedPoints, voxelize
 from occle_core.model.config import OccLEConfig
 from occle_core.model.lifting import VoxelPixelMap
 from occle_core.model.sparse.voxel_encoder import VoxelBatch, batch_voxels
@@ -110,6 +110,7 @@ def prepare_inputs(
     pixel_maps: PixelMapCache | None = None,
     device: torch.device | str = "cpu",
     rng: np.random.Generator | None = None,
+    voxelized: Sequence[VoxelizedPoints] | None = None,
 ) -> OccLEInputs:
     """Turn B frames into network inputs.
 
@@ -121,6 +122,8 @@ def prepare_inputs(
         pixel_maps: a cache to reuse across calls (one is made when None).
         device: where the tensors go.
         rng: random point sampling inside crowded voxels (training); deterministic when None.
+        voxelized: the frames' points already voxelised on `config.grid` (callers that also
+            need the point-to-voxel map, e.g. to vote labels per voxel, voxelise once).
 
     Raises:
         ValueError: no frames, or a frame whose camera count or images do not match the config.
@@ -135,10 +138,16 @@ def prepare_inputs(
                 f"{frame.num_cameras} cameras, model {config.name!r} expects "
                 f"{config.num_cameras} of each"
             )
-    voxels = [
-        voxelize(frame.points, config.grid, config.lidar.max_points_per_voxel, rng)
-        for frame in frames
-    ]
+    voxels = (
+        list(voxelized)
+        if voxelized is not None
+        else [
+            voxelize(frame.points, config.grid, config.lidar.max_points_per_voxel, rng)
+            for frame in frames
+        ]
+    )
+    if len(voxels) != len(frames):
+        raise ValueError(f"prepare_inputs: {len(voxels)} voxelisations for {len(frames)} frames")
     images = torch.stack([images_to_tensor(frame.images, config.image_size) for frame in frames])
     pixel_map = VoxelPixelMap.stack([cache(frame.cameras) for frame in frames])
     return OccLEInputs(

@@ -144,11 +144,15 @@ class OccLE(nn.Module):
         coarse = config.level_shapes()[-1]
         images = inputs.images.flatten(0, 1)
 
+        # Sparse 3D parts in fp32 even under autocast: spconv's CPU build has no bf16 kernels,
+        # and they are a small share of the time.
+        with torch.autocast(inputs.images.device.type, enabled=False):
+            sem_voxels = self.semantic_unet(self._sparse(self.semantic_vfe(inputs.voxels)))
+            voxel_logits = self.semantic_head(sem_voxels.features)
+            sem_levels = self.semantic_pyramid(sem_voxels)
+            geo_levels = self.geometric_pyramid(self._sparse(self.geometric_vfe(inputs.voxels)))
+
         # Semantic branch.
-        sem_voxels = self._sparse(self.semantic_vfe(inputs.voxels))
-        sem_voxels = self.semantic_unet(sem_voxels)
-        voxel_logits = self.semantic_head(sem_voxels.features)
-        sem_levels = self.semantic_pyramid(sem_voxels)
         sem_image = self.semantic_image(images)
         sem_lifted, seen = self.semantic_lifter(
             sem_image.features.unflatten(0, (batch, cameras)), inputs.pixel_map
@@ -159,7 +163,6 @@ class OccLE(nn.Module):
         )
 
         # Geometric branch.
-        geo_levels = self.geometric_pyramid(self._sparse(self.geometric_vfe(inputs.voxels)))
         geo_image = self.geometric_image(images).features.unflatten(0, (batch, cameras))
         geo_lifted, _ = self.geometric_lifter(geo_image, inputs.pixel_map)
         frontal = self.frontal_pool(geo_lifted.reshape(batch, -1, *coarse), seen)

@@ -102,7 +102,7 @@ def test_cli_prints_tables_and_writes_json(
 
 def test_cli_rejects_missing_configs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "model", "--config", str(tmp_path / "none.yaml")]) == 2
-    assert "no such model config file" in capsys.readouterr().err
+    assert "no such models config file" in capsys.readouterr().err
 
 
 def test_format_table_shows_failures() -> None:

@@ -32,19 +32,27 @@ def test_point_label_baseline_takes_the_majority_of_each_voxel():
     np.testing.assert_array_equal(prediction, expected)
 
 
-def test_demo_scores_the_synthetic_baseline_and_tours_the_real_samples(real_data, tmp_path, capsys):
+def test_demo_trains_evaluates_renders_and_tours_the_real_samples(real_data, tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--frames", "10", "--data", str(real_data)]) == 0
+    argv = ["demo", "--out", str(out), "--sequences", "2", "--frames", "10", "--max-steps", "2"]
+    assert main([*argv, "--data", str(real_data)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["num_frames"] == 2  # ground truth every 5th frame
-    # A single scan sees surfaces only: what it labels is right, but most occupied space is
-    # hidden or unobserved.
-    assert metrics["precision"] > 95.0
-    assert 5.0 < metrics["iou"] < 60.0
-    assert (out / "predictions" / "sequences" / "00" / "predictions" / "000005.label").is_file()
-    assert Image.open(out / "preview.png").size[0] > 300
+    assert metrics["occle"]["num_frames"] == 2  # validation sequence 01, frames 0 and 5
+    # The LiDAR baseline labels what one scan sees correctly but misses most occupied space.
+    assert metrics["lidar_baseline"]["precision"] > 95.0
+    assert 5.0 < metrics["lidar_baseline"]["iou"] < 60.0
+    assert 0.4 < metrics["pseudo_labels"][0]["image_miou"] < 0.95
+    assert (out / "run" / "checkpoints" / "best.pt").is_file()
+    manifest = json.loads((out / "run" / "label_budget.json").read_text())
+    assert manifest["mode"] == "frames" and manifest["ratio"] == 0.1
+    assert (out / "predictions" / "sequences" / "01" / "predictions" / "000005.label").is_file()
+    for name in ("01_000005_3d.png", "01_000005_bev.png", "01_000005_camera.png"):
+        assert Image.open(out / "renders" / name).size[0] > 300, name
+    assert Image.open(out / "renders" / "confusion.png").size[0] > 200
+    assert Image.open(out / "renders" / "training_curves.png").size == (480, 480)
     printed = capsys.readouterr().out
-    assert "mIoU (SSC)" in printed and "kitti_projection.png" in printed
+    assert "OccLE, 10 % voxel labels" in printed and "kitti_projection.png" in printed
+    assert "mIoU (SSC)" in printed
 
     summary = json.loads((out / "real" / "summary.json").read_text())
     steps = {step["name"]: step for step in summary["steps"]}
@@ -65,15 +73,30 @@ def test_demo_scores_the_synthetic_baseline_and_tours_the_real_samples(real_data
 
 def test_demo_with_a_missing_real_folder_fails_with_a_clear_message(tmp_path, capsys):
     missing = tmp_path / "nowhere"
-    assert (
-        main(["demo", "--out", str(tmp_path / "o"), "--frames", "1", "--data", str(missing)]) == 2
-    )
+    argv = ["demo", "--out", str(tmp_path / "o"), "--sequences", "2", "--frames", "5"]
+    assert main([*argv, "--max-steps", "1", "--data", str(missing)]) == 2
     error = capsys.readouterr().err
     assert str(missing) in error and "--data" in error
 
 
-def test_demo_without_real_samples_runs_the_synthetic_part_only(tmp_path, capsys):
+def test_demo_rejects_bad_arguments(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["demo", "--out", out, "--frames", "3"]) == 2
+    assert "--frames >= 5" in capsys.readouterr().err
+    assert main(["demo", "--out", out, "--sequences", "1"]) == 2
+    assert main(["demo", "--out", out, "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_demo_evaluates_a_given_checkpoint_without_training(tmp_path):
+    from occle_core.model.build import build_model
+    from occle_core.model.checkpoint import save_checkpoint
+    from occle_core.model.config import load_model_config
+
+    checkpoint = tmp_path / "model.pt"
+    save_checkpoint(checkpoint, build_model(load_model_config("occle_tiny"), seed=0))
     out = tmp_path / "o"
-    assert main(["demo", "--out", str(out), "--frames", "1", "--no-real"]) == 0
-    assert (out / "metrics.json").is_file() and not (out / "real").exists()
-    assert main(["demo", "--out", str(out), "--frames", "0"]) == 2
+    argv = ["demo", "--out", str(out), "--sequences", "2", "--frames", "5", "--no-real"]
+    assert main([*argv, "--checkpoint", str(checkpoint)]) == 0
+    assert not (out / "run").exists()
+    assert json.loads((out / "metrics.json").read_text())["checkpoint"] == str(checkpoint)

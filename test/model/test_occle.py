@@ -341,3 +341,16 @@ def test_shipped_configs_resolve_by_name(tmp_path):
     assert load_model_config(own).name == "mine"  # a real file wins over a shipped name
     with pytest.raises(FileNotFoundError, match="occle_semantickitti"):
         resolve_model_config("occle_nonexistent")
+
+
+def test_bf16_autocast_runs_forward_and_backward():
+    config = micro_config()
+    model = build_model(config, seed=0).train()
+    inputs = prepare_inputs([random_frame(config, [ring_camera(0.0, "f")], 1)], config)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(inputs)
+    # Dense parts run in bf16; the sparse 3D parts stay fp32 (spconv's CPU build has no bf16).
+    assert out.logits.dtype == torch.bfloat16 and out.voxel_logits.dtype == torch.float32
+    (out.logits.float().square().mean() + out.voxel_logits.square().mean()).backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

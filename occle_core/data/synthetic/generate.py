@@ -3,7 +3,8 @@
 Per sequence: velodyne/, labels/, image_2/, voxels/ (every `gt_every`-th frame: .label, .invalid,
 .occluded, .bin), calib.txt, poses.txt, times.txt, plus side folders with what the real dataset
 lacks: synthetic/semantic_2/ (2D labels, PNG, 255 = sky), synthetic/depth_2/ (uint16 PNG,
-depth * 256, 0 = none: the KITTI depth convention) and preview/ (PNG per frame). The root gets
+depth * 256, 0 = none: the KITTI depth convention), synthetic/instance_2/ (uint16 PNG, object
+instance id, 0 = stuff or sky) and preview/ (PNG per frame). The root gets
 `occle_dataset.yaml` describing the grid and the rig, which the readers use for non-standard
 grids (the tiny scale).
 """
@@ -129,6 +130,13 @@ def kitti_camera_poses(
     return velo_to_cam0 @ relative @ invert_rigid(velo_to_cam0)
 
 
+def instance_to_png(instance: NDArray[np.integer]) -> NDArray[np.uint16]:
+    """Object instance ids (0 = stuff or sky) -> uint16 PNG values."""
+    if instance.size and (instance.min() < 0 or instance.max() > 65535):
+        raise ValueError(f"instance ids {instance.min()}..{instance.max()} do not fit uint16")
+    return instance.astype(np.uint16)
+
+
 def depth_to_png(depth: NDArray[np.float32]) -> NDArray[np.uint16]:
     """Depth in metres -> KITTI depth PNG values (depth * 256, 0 = none)."""
     return np.clip(np.rint(depth * 256.0), 0, 65535).astype(np.uint16)
@@ -209,6 +217,10 @@ class SequenceWriter:
                 write_png(
                     self.path / "synthetic" / f"depth_{suffix}" / f"{name}.png",
                     depth_to_png(render.depth),
+                )
+                write_png(
+                    self.path / "synthetic" / f"instance_{suffix}" / f"{name}.png",
+                    instance_to_png(render.instance),
                 )
 
     def ground_truth_labels(self, index: int) -> NDArray[np.uint8]:

@@ -1,0 +1,65 @@
+"""`occle infer`: predictions from a checkpoint in the official SemanticKITTI layout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "infer",
+        help="predict sequences with a trained checkpoint (official submission layout)",
+        description=(
+            "Load a checkpoint (its model configuration travels inside it), predict the frames "
+            "a SemanticKITTI SSC submission needs (those with a voxels/ file, or --frame), and "
+            "write OUT/sequences/XX/predictions/NNNNNN.label, which `occle eval "
+            "semantickitti` scores."
+        ),
+    )
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint (.pt)")
+    parser.add_argument(
+        "--config",
+        help="model configuration (file or shipped name); must match the checkpoint's",
+    )
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset root")
+    parser.add_argument("--sequences", nargs="+", default=["08"], metavar="XX")
+    parser.add_argument("--out", type=Path, required=True, help="prediction root (created)")
+    parser.add_argument("--frame", type=int, nargs="+", help="only these frame numbers")
+    parser.add_argument("--scans", type=int, default=3, help="aggregated scans (default: 3)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from occle_core.cli.progress import sequence_progress
+    from occle_core.errors import DataFormatError
+    from occle_core.infer import infer_sequences
+    from occle_core.model.checkpoint import load_checkpoint
+    from occle_core.model.config import load_model_config
+    from occle_core.train.trainer import resolve_device
+
+    device = resolve_device(args.device)
+    model, _ = load_checkpoint(args.checkpoint, device)
+    if args.config is not None:
+        expected = load_model_config(args.config)
+        if expected != model.config:
+            raise DataFormatError(
+                args.checkpoint,
+                f"holds model {model.config.name!r}, which differs from --config {args.config}",
+                "the configuration the checkpoint was trained with (or no --config)",
+            )
+    show = sequence_progress("predicting")
+    written = infer_sequences(
+        model,
+        args.dataset,
+        args.sequences,
+        args.out,
+        frames=args.frame,
+        scans=args.scans,
+        device=device,
+        progress=lambda seq, done, total: show(seq, "frames", done, total),
+    )
+    print(f"wrote {len(written)} predictions under {args.out}", file=sys.stdout)
+    return 0

@@ -1,0 +1,116 @@
+"""`occle pseudo-label`: 2D pseudo labels, lifted to the scans, cached next to the dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from occle_core.pseudo.generate import PseudoLabelReport
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pseudo-label",
+        help="make 2D pseudo labels for every image and lift them to the LiDAR points",
+        description=(
+            "Label every image_2 image of the sequences with aligned 2D pseudo labels, project "
+            "every scan into its own image to label its points, and cache both under "
+            "sequences/XX/pseudo_labels/ (PNG and one uint8 per point). Source 'simulated': "
+            "the simulated foundation model of synthetic scenes (exact 2D labels with "
+            "realistic errors, then the real class alignment and Boolean merge). Source "
+            "'transformers': real models from local folders (nothing is downloaded): a semantic "
+            "segmenter (--segmenter, e.g. a Cityscapes SegFormer) and optionally Grounding DINO "
+            "(--detector) + SAM (--sam) for the classes the segmenter lacks."
+        ),
+    )
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset root")
+    parser.add_argument("--sequences", nargs="+", default=["00"], metavar="XX")
+    parser.add_argument(
+        "--source",
+        choices=("simulated", "transformers"),
+        default="simulated",
+        help="where the 2D labels come from (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--target",
+        choices=("semantickitti",),
+        default="semantickitti",
+        help="label set of the alignment table (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated errors")
+    parser.add_argument("--segmenter", type=Path, help="semantic segmentation model folder")
+    parser.add_argument("--detector", type=Path, help="Grounding DINO folder (open vocabulary)")
+    parser.add_argument("--sam", type=Path, help="SAM folder (masks from the detector's boxes)")
+    parser.add_argument("--box-threshold", type=float, default=0.35, help="detector box score")
+    parser.add_argument("--text-threshold", type=float, default=0.25, help="detector text score")
+    parser.add_argument("--device", default="cpu", help="device of the models (default: cpu)")
+    parser.set_defaults(func=run)
+
+
+def format_report(report: PseudoLabelReport) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f} %"
+
+    return (
+        f"sequence {report.sequence}: {report.frames} images ({report.source}); 2D mIoU "
+        f"{pct(report.image_miou)}, coverage {pct(report.image_coverage)}; lifted points mIoU "
+        f"{pct(report.point_miou)}, {pct(report.point_coverage)} of labelled points in the camera"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from occle_core.cli.progress import sequence_progress
+    from occle_core.pseudo.alignment import load_alignment
+    from occle_core.pseudo.generate import (
+        PseudoLabeller,
+        SimulatedLabeller,
+        generate_pseudo_labels,
+    )
+
+    alignment = load_alignment(args.target)
+    labeller: PseudoLabeller
+    settings: dict[str, object] = {"source": args.source, "target": args.target}
+    if args.source == "simulated":
+        labeller = SimulatedLabeller(alignment, None, args.seed)
+        settings["seed"] = args.seed
+    else:
+        from occle_core.pseudo.foundation import (
+            FoundationLabeller,
+            GroundedSegmenter,
+            SemanticSegmenter,
+        )
+
+        if args.segmenter is None or (args.detector is None) != (args.sam is None):
+            print(
+                "occle pseudo-label: error: --source transformers needs --segmenter, and "
+                "--detector with --sam for the open-vocabulary classes",
+                file=sys.stderr,
+            )
+            return 2
+        segmenter = SemanticSegmenter(args.segmenter, alignment, args.device)
+        grounded = None
+        if args.detector is not None:
+            grounded = GroundedSegmenter(
+                args.detector,
+                args.sam,
+                alignment,
+                args.box_threshold,
+                args.text_threshold,
+                args.device,
+            )
+        labeller = FoundationLabeller(segmenter, grounded)
+        settings.update(
+            segmenter=str(args.segmenter), detector=str(args.detector), sam=str(args.sam)
+        )
+    show = sequence_progress("pseudo labels")
+    reports = generate_pseudo_labels(
+        args.dataset,
+        args.sequences,
+        labeller,
+        settings=settings,
+        progress=lambda seq, done, total: show(seq, "images", done, total),
+    )
+    for report in reports:
+        print(format_report(report), file=sys.stdout)
+    return 0

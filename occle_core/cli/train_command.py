@@ -1,0 +1,69 @@
+"""`occle train`: label-efficient OccLE training from a YAML configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from occle_core.train.trainer import Progress
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train OccLE (label budget, pseudo labels, mean teacher, SAP)",
+        description=(
+            "Train OccLE from a training configuration (config/train/*.yaml). Any key can be "
+            "overridden as key=value with dotted keys, e.g. budget.ratio=0.1 "
+            "data.root=/data/kitti optim.lr=1e-3. The run folder gets config.yaml, "
+            "label_budget.json, metrics.jsonl, checkpoints/last.pt and best.pt."
+        ),
+    )
+    parser.add_argument("--config", type=Path, help="training configuration YAML")
+    parser.add_argument("--run", type=Path, required=True, help="run folder (created)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from RUN/checkpoints/last.pt if present"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        help="write last.pt every N optimiser steps as well as per epoch (default: %(default)s)",
+    )
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
+    parser.set_defaults(func=run)
+
+
+def progress_printer() -> Callable[[Progress], None]:
+    """A progress callback printing one updating line: step, loss, elapsed, ETA."""
+
+    def show(p: Progress) -> None:
+        line = (
+            f"\r  step {p.step:5d}/{p.total_steps}  epoch {p.epoch:3d}  loss {p.loss:7.3f}  "
+            f"{p.elapsed_s:6.0f} s elapsed, ETA {p.eta_s:5.0f} s"
+        )
+        if p.validation:
+            line += f"  val mIoU {100 * p.validation['miou']:.1f} %\n"
+        end = "\n" if p.step == p.total_steps else ""
+        print(line, end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from occle_core.train.config import load_train_config
+    from occle_core.train.trainer import Trainer
+
+    config = load_train_config(args.config, args.overrides)
+    if not config.data.root:
+        print("occle train: error: data.root is not set (config or data.root=DIR)", file=sys.stderr)
+        return 2
+    trainer = Trainer(config, args.run, checkpoint_every=args.checkpoint_every)
+    if args.resume and trainer.resume():
+        print(f"resumed at step {trainer.step} of {trainer.total_steps}", file=sys.stderr)
+    result = trainer.fit(progress_printer())
+    best = "-" if result.best_miou is None else f"{100 * result.best_miou:.2f} %"
+    print(f"trained {result.steps} steps; best validation mIoU {best}; {result.best_checkpoint}")
+    return 0

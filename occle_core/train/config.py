@@ -1,0 +1,113 @@
+"""The typed training configuration (`config/train/*.yaml`, `occle train --config FILE k=v ...`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from occle_core.config_files import find_config
+from occle_core.train.augment import AugmentConfig
+from occle_core.train.budget import LabelBudgetConfig
+from occle_core.train.objective import ObjectiveConfig
+from occle_core.typed_config import apply_overrides, from_mapping, read_yaml
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the training data is.
+
+    Attributes:
+        root: dataset root in the SemanticKITTI layout (real or `occle synth`).
+        train_sequences: sequences to train on.
+        val_sequences: sequences to validate on (their voxel-labelled frames; may be empty).
+        scans: LiDAR scans aggregated per sample.
+        frames: "key": train on the frames with voxel ground truth files (every 5th in
+            SemanticKITTI; the budget decides whether their labels are used), "all": every scan.
+        pseudo_labels: use the cached pseudo labels (`occle pseudo-label`); off for the
+            no-pseudo-label baseline.
+    """
+
+    root: str = ""
+    train_sequences: tuple[str, ...] = ("00",)
+    val_sequences: tuple[str, ...] = ()
+    scans: int = 3
+    frames: Literal["key", "all"] = "key"
+    pseudo_labels: bool = True
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay.
+
+    Attributes:
+        lr: peak learning rate.
+        weight_decay: AdamW weight decay.
+        warmup_steps: optimiser steps of linear warm-up.
+        min_lr_ratio: final learning rate as a share of `lr`.
+        grad_clip: max gradient norm (0 disables).
+        accumulate: micro-batches per optimiser step.
+    """
+
+    lr: float = 2e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 35.0
+    accumulate: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run.
+
+    Attributes:
+        model: model configuration file or shipped name (`config/models`).
+        data: datasets.
+        budget: the voxel-label budget.
+        objective: loss weights and semi-supervision thresholds.
+        optim: optimiser and schedule.
+        augment: data augmentation (flip, and student-only point dropout / colour jitter).
+        epochs: passes over the training samples.
+        max_steps: stop after this many optimiser steps (0: run all epochs).
+        batch_size: samples per micro-batch.
+        amp: autocast dtype ("off", "bf16", "fp16"); the scan and SAP stay fp32.
+        ema_decay: mean-teacher EMA decay.
+        ramp_fraction: share of training over which the semi-supervised weight ramps up.
+        seed: seeds the model, data order and augmentation.
+        validate_every: validate every this many epochs (and at the end).
+        log_every: log the losses every this many optimiser steps.
+        device: "auto" (CUDA when available), "cpu" or "cuda[:N]".
+        threads: torch CPU threads (0: torch's default).
+    """
+
+    model: str = "occle_tiny"
+    data: DataConfig = field(default_factory=DataConfig)
+    budget: LabelBudgetConfig = field(default_factory=LabelBudgetConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    epochs: int = 30
+    max_steps: int = 0
+    batch_size: int = 1
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    ema_decay: float = 0.999
+    ramp_fraction: float = 0.2
+    seed: int = 0
+    validate_every: int = 1
+    log_every: int = 10
+    device: str = "auto"
+    threads: int = 0
+
+
+def load_train_config(
+    path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()
+) -> TrainConfig:
+    """A training configuration from YAML (a path or the name of a shipped one, e.g.
+    ``occle_tiny_synthetic``; None for the defaults) plus ``key.sub=value`` overrides."""
+    if path is not None:
+        path = find_config("train", path)
+    data = read_yaml(path) if path is not None else {}
+    source = str(path) if path is not None else "<defaults>"
+    return from_mapping(TrainConfig, apply_overrides(data, overrides, source), source)

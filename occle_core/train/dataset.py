@@ -1,0 +1,156 @@
+"""Training and validation samples from a SemanticKITTI-layout dataset (real or synthetic).
+
+A sample is one scan t with the scans t-N+1..t aggregated into its LiDAR frame, the camera image
+of t, the voxel labels the label budget leaves (only on frames with voxel ground truth), the
+cached 2D pseudo labels of t and the lifted per-point pseudo labels of the aggregated scans, and
+the LiDAR occupied/free evidence on the model's fusion grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.errors import DataFormatError
+from occle_core.frame import Frame
+from occle_core.geometry.raytrace import UNKNOWN, lidar_evidence
+from occle_core.geometry.transforms import invert_rigid
+from occle_core.infer import aggregate_scans
+from occle_core.io.images import read_label_image
+from occle_core.model.config import OccLEConfig
+from occle_core.pseudo.generate import (
+    pseudo_image_path,
+    pseudo_points_path,
+    read_point_pseudo_labels,
+)
+from occle_core.train.budget import IGNORE, LabelBudget
+
+
+@dataclass
+class TrainingSample:
+    """One training or validation sample.
+
+    Attributes:
+        key: "SS/NNNNNN".
+        frame: the aggregated points (N, 4) and the images and cameras of scan t.
+        labels: (X, Y, Z) uint8 voxel labels after the label budget (255 = not supervised),
+            or None when the frame has no voxel ground truth.
+        truth: (X, Y, Z) uint8 complete voxel ground truth (255 = invalid) or None.
+        image_pseudo: one (H, W) uint8 pseudo-label map per camera (empty without pseudo labels).
+        point_pseudo: (N,) uint8 lifted pseudo label per aggregated point (255 = unknown).
+        evidence: (x, y, z) int8 LiDAR evidence on the fusion grid: 1 occupied, 0 free,
+            -1 unknown.
+    """
+
+    key: str
+    frame: Frame
+    labels: NDArray[np.uint8] | None
+    truth: NDArray[np.uint8] | None
+    image_pseudo: list[NDArray[np.uint8]]
+    point_pseudo: NDArray[np.uint8]
+    evidence: NDArray[np.int8]
+
+
+class OccupancyDataset:
+    """Samples of some sequences of a dataset root.
+
+    Args:
+        root: dataset root (SemanticKITTI layout, `occle_dataset.yaml` respected).
+        sequences: sequence names.
+        config: the model configuration (grid, fusion grid).
+        scans: scans aggregated per sample (t-scans+1..t).
+        budget: label budget for the voxel labels (None: every label is kept).
+        key_frames_only: only frames with voxel ground truth (validation); otherwise every scan.
+        pseudo_labels: read the cached pseudo labels (`occle pseudo-label`); an error names the
+            missing file when they are absent.
+        evidence: trace the LiDAR rays for occupied/free evidence (training only; validation
+            gets an all-unknown grid and skips the cost).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        sequences: Sequence[str],
+        config: OccLEConfig,
+        scans: int = 3,
+        budget: LabelBudget | None = None,
+        key_frames_only: bool = False,
+        pseudo_labels: bool = True,
+        evidence: bool = True,
+    ):
+        if scans < 1:
+            raise ValueError(f"scans={scans}, expected >= 1")
+        self.config = config
+        self.scans = scans
+        self.budget = budget
+        self.pseudo_labels = pseudo_labels
+        self.evidence = evidence
+        self.fusion_grid = config.fusion_grid()
+        opened = [SemanticKittiSequence(root, name) for name in sequences]
+        self.sequences = {sequence.sequence: sequence for sequence in opened}
+        self.items: list[tuple[str, int]] = []
+        for sequence in opened:
+            if sequence.grid.shape != config.grid.shape:
+                raise DataFormatError(
+                    sequence.path,
+                    f"voxel grid {sequence.grid.shape} differs from model grid {config.grid.shape}",
+                    "a model configuration made for this dataset",
+                )
+            ids = sequence.voxel_ids if key_frames_only else sequence.scan_ids
+            self.items.extend((sequence.sequence, i) for i in ids)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def labelled_frames(self) -> dict[str, list[int]]:
+        """Sequence -> its frames with voxel ground truth."""
+        return {s: list(seq.voxel_ids) for s, seq in self.sequences.items()}
+
+    def __getitem__(self, item: int) -> TrainingSample:
+        name, index = self.items[item]
+        sequence = self.sequences[name]
+        key = f"{name}/{index:06d}"
+        aggregated = aggregate_scans(sequence, index, self.scans)
+        frame, history = aggregated.frame, aggregated.scans
+        counts = np.bincount(aggregated.source, minlength=len(history))
+        truth = labels = None
+        if index in sequence.voxel_ids:
+            truth = sequence.voxel_ground_truth(index).labels
+            labels = truth if self.budget is None else self.budget.apply(name, index, truth)
+        image_pseudo: list[NDArray[np.uint8]] = []
+        point_pseudo = np.full(len(frame.points), IGNORE, dtype=np.uint8)
+        if self.pseudo_labels:
+            image_pseudo = [read_label_image(pseudo_image_path(sequence, index))]
+            point_pseudo = np.concatenate(
+                [
+                    read_point_pseudo_labels(pseudo_points_path(sequence, i), int(count))
+                    for i, count in zip(history, counts, strict=True)
+                ]
+            )
+            if len(point_pseudo) != len(frame.points):
+                raise DataFormatError(
+                    pseudo_points_path(sequence, index).parent,
+                    f"{len(point_pseudo)} point pseudo labels for {len(frame.points)} points of "
+                    f"scans {history}",
+                    "one label per point (rerun `occle pseudo-label`)",
+                )
+        evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
+        if self.evidence:
+            ref_from_world = invert_rigid(frame.pose)
+            origins = np.stack([(ref_from_world @ sequence.poses[i])[:3, 3] for i in history])
+            evidence = lidar_evidence(frame.points, origins, aggregated.source, self.fusion_grid)
+        return TrainingSample(key, frame, labels, truth, image_pseudo, point_pseudo, evidence)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sequences": list(self.sequences),
+            "samples": len(self.items),
+            "scans": self.scans,
+            "pseudo_labels": self.pseudo_labels,
+        }

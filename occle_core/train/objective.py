@@ -1,0 +1,197 @@
+"""The OccLE training objective (../shared/design/model.md, sections 2-4):
+
+    L = w_2d L_s2d + w_3d L_s3d + w_geo L_geo_sup + λ_u(t) w_semi L_geo_semi
+        + w_final (CE_w + SCAL_sem + SCAL_geo) + w_sap L_sap [+ w_lovasz Lovász]
+
+* L_s2d: CE of the 2D head against the 2D pseudo labels (logits upsampled to the labels).
+* L_s3d: CE of the 3D semantic head against the pseudo labels lifted to the LiDAR voxels.
+* L_geo_sup: BCE + geometric SCAL of the geometric occupancy on fusion blocks with labels.
+* L_geo_semi: masked BCE on the other blocks against the mean teacher's confident decisions,
+  overridden by LiDAR evidence (returns: occupied; crossed by a beam: free).
+* final: class-weighted CE and semantic/geometric SCAL on the labelled voxels.
+* L_sap: scatter-accumulated projection of the final logits against the 2D pseudo labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from occle_core.model.losses import (
+    geometric_scal_loss,
+    lovasz_softmax,
+    occupancy_bce,
+    semantic_scal_loss,
+    weighted_cross_entropy,
+)
+from occle_core.model.occle import OccLEOutput
+from occle_core.model.sap import sap_loss
+from occle_core.train.batch import TrainingBatch
+
+IGNORE = 255
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """Loss weights and the semi-supervision settings.
+
+    Attributes:
+        image: weight of L_s2d (0 disables; also disabled without pseudo labels).
+        voxel: weight of L_s3d.
+        geometry: weight of L_geo_sup.
+        semi: weight of L_geo_semi at full ramp (0 disables the teacher).
+        final: weight of the final-head losses.
+        sap: weight of L_sap (0 disables).
+        final_pseudo: weight of a CE of the final head against the lifted 3D pseudo labels on
+            the LiDAR voxels without a voxel label (our addition, see docs/training.md).
+        lovasz: weight of an optional Lovász-softmax term on the final head.
+        teacher_high: teacher occupancy probability above which a block counts as occupied.
+        teacher_low: below which it counts as free.
+        sap_min_weight: pixels with less accumulated SAP weight are not supervised.
+    """
+
+    image: float = 1.0
+    voxel: float = 1.0
+    geometry: float = 1.0
+    semi: float = 1.0
+    final: float = 1.0
+    sap: float = 0.5
+    final_pseudo: float = 0.5
+    lovasz: float = 0.0
+    teacher_high: float = 0.7
+    teacher_low: float = 0.3
+    sap_min_weight: float = 0.3
+
+
+def semi_supervised_targets(
+    teacher_logits: torch.Tensor | None,
+    evidence: torch.Tensor,
+    supervised: torch.Tensor,
+    high: float,
+    low: float,
+) -> torch.Tensor:
+    """Occupancy targets for the blocks without labels.
+
+    Args:
+        teacher_logits: (B, 1, x, y, z) teacher occupancy logits, or None (evidence only).
+        evidence: (B, x, y, z) LiDAR evidence: 1 occupied, 0 free, -1 unknown.
+        supervised: (B, x, y, z) occupancy labels; blocks with a label (not 255) get no
+            semi-supervised target.
+        high, low: teacher confidence thresholds.
+
+    Returns:
+        (B, x, y, z) int64 in {0, 1, 255}.
+    """
+    target = torch.full_like(supervised, IGNORE)
+    if teacher_logits is not None:
+        probability = torch.sigmoid(teacher_logits.float())[:, 0]
+        target[probability > high] = 1
+        target[probability < low] = 0
+    target[evidence == 0] = 0
+    target[evidence == 1] = 1  # LiDAR evidence overrides the teacher
+    target[supervised != IGNORE] = IGNORE
+    return target
+
+
+def lidar_pseudo_targets(batch: TrainingBatch) -> torch.Tensor:
+    """(B, X, Y, Z) targets holding the lifted pseudo label of every input LiDAR voxel that has
+    no voxel label (255 elsewhere)."""
+    target = torch.full_like(batch.labels, IGNORE)
+    voxels = batch.inputs.voxels.indices.long()
+    b, i, j, k = voxels.unbind(dim=1)
+    target[b, i, j, k] = batch.voxel_pseudo
+    return torch.where(batch.labels == IGNORE, target, torch.full_like(target, IGNORE))
+
+
+def compute_losses(
+    out: OccLEOutput,
+    batch: TrainingBatch,
+    config: ObjectiveConfig,
+    class_weights: torch.Tensor | None,
+    empty_label: int,
+    teacher_occupancy: torch.Tensor | None = None,
+    semi_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Every term of the objective (unweighted) and the weighted total under "total".
+
+    Args:
+        out: the student's outputs.
+        batch: inputs and targets.
+        config: weights and thresholds.
+        class_weights: (M,) final-CE class weights (None: unweighted).
+        empty_label: the empty class of the final head.
+        teacher_occupancy: (B, 1, x, y, z) mean-teacher occupancy logits, or None.
+        semi_weight: λ_u(t), the ramp-up factor of L_geo_semi.
+
+    Returns:
+        name -> scalar fp32 tensor.
+    """
+    terms: dict[str, torch.Tensor] = {}
+    weights: dict[str, float] = {}
+    labels = batch.labels
+    if config.final > 0:
+        terms["final_ce"] = weighted_cross_entropy(out.logits, labels, class_weights)
+        terms["final_scal_sem"] = semantic_scal_loss(out.logits, labels)
+        terms["final_scal_geo"] = geometric_scal_loss(out.logits, labels, empty_label)
+        weights.update(final_ce=config.final, final_scal_sem=config.final)
+        weights["final_scal_geo"] = config.final
+    if config.final_pseudo > 0:
+        terms["final_pseudo"] = weighted_cross_entropy(
+            out.logits, lidar_pseudo_targets(batch), class_weights
+        )
+        weights["final_pseudo"] = config.final_pseudo
+    if config.lovasz > 0:
+        terms["final_lovasz"] = lovasz_softmax(out.logits, labels)
+        weights["final_lovasz"] = config.lovasz
+    if config.geometry > 0:
+        terms["geo_bce"] = occupancy_bce(out.occupancy_logits, batch.occupancy)
+        terms["geo_scal"] = geometric_scal_loss(out.occupancy_logits, batch.occupancy)
+        weights.update(geo_bce=config.geometry, geo_scal=config.geometry)
+    if config.semi > 0 and semi_weight > 0:
+        target = semi_supervised_targets(
+            teacher_occupancy,
+            batch.evidence,
+            batch.occupancy,
+            config.teacher_high,
+            config.teacher_low,
+        )
+        terms["geo_semi"] = occupancy_bce(out.occupancy_logits, target)
+        weights["geo_semi"] = config.semi * semi_weight
+    if config.voxel > 0:
+        terms["sem_3d"] = weighted_cross_entropy(
+            out.voxel_logits[None].movedim(-1, 1), batch.voxel_pseudo[None]
+        )
+        weights["sem_3d"] = config.voxel
+    if config.image > 0 and batch.image_pseudo is not None:
+        pseudo = batch.image_pseudo
+        logits = F.interpolate(
+            out.image_logits.flatten(0, 1).float(),
+            size=pseudo.shape[-2:],
+            mode="bilinear",
+            align_corners=False,
+        )
+        terms["sem_2d"] = weighted_cross_entropy(logits, pseudo.flatten(0, 1))
+        weights["sem_2d"] = config.image
+    if config.sap > 0 and batch.sap_projections:
+        if empty_label != 0:
+            raise ValueError(
+                "the SAP loss needs the empty class at index 0 (SemanticKITTI layout); "
+                "set objective.sap: 0 for this label set"
+            )
+        parts = [
+            sap_loss(out.logits[b], projection, pseudo, config.sap_min_weight)
+            for b, (projections, pseudos) in enumerate(
+                zip(batch.sap_projections, batch.sap_pseudo, strict=True)
+            )
+            for projection, pseudo in zip(projections, pseudos, strict=True)
+        ]
+        terms["sap"] = torch.stack(parts).mean()
+        weights["sap"] = config.sap
+    total = sum(
+        (weights[name] * value for name, value in terms.items()),
+        out.logits.new_zeros((), dtype=torch.float32),
+    )
+    terms["total"] = total
+    return terms

@@ -1,0 +1,450 @@
+"""The training loop behind `occle train`.
+
+Run folder::
+
+    RUN/config.yaml            the effective training configuration
+    RUN/label_budget.json      the voxel-label split (which frames / voxels were kept)
+    RUN/metrics.jsonl          one JSON object per log step and per validation
+    RUN/checkpoints/last.pt    written atomically every `checkpoint_every` steps and per epoch
+    RUN/checkpoints/best.pt    best validation mIoU (or the last one without validation)
+    RUN/tensorboard/           TensorBoard events, when the tensorboard package is installed
+
+Exact resume: every random choice (sample order of an epoch, point sampling inside voxels) is
+derived from (seed, epoch) or (seed, step), and a checkpoint holds the model, the teacher, the
+optimiser and the position in the epoch, so a run killed and resumed ends with the same weights
+as an uninterrupted run (on the same device and thread count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+
+from occle_core.eval.semantickitti import SSCConfusion
+from occle_core.io.atomic import atomic_write_bytes
+from occle_core.model.build import build_model
+from occle_core.model.checkpoint import read_checkpoint, save_checkpoint
+from occle_core.model.config import load_model_config
+from occle_core.model.inputs import OccLEInputs
+from occle_core.model.losses import class_weights_from_frequencies
+from occle_core.model.occle import OccLE
+from occle_core.train.augment import flip_sample_y, student_view, y_symmetric
+from occle_core.train.batch import BatchBuilder, TrainingBatch
+from occle_core.train.budget import IGNORE, LabelBudget
+from occle_core.train.config import TrainConfig
+from occle_core.train.dataset import OccupancyDataset, TrainingSample
+from occle_core.train.distributed import init_distributed
+from occle_core.train.objective import compute_losses
+from occle_core.train.schedule import sigmoid_rampup, warmup_cosine
+from occle_core.train.teacher import MeanTeacher
+from occle_core.typed_config import to_mapping
+
+
+def resolve_device(name: str) -> torch.device:
+    """ "auto" -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+@dataclass
+class Progress:
+    """What the trainer reports while it runs (for progress bars)."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    loss: float
+    elapsed_s: float
+    eta_s: float
+    validation: dict[str, float] | None = None
+
+
+@dataclass
+class TrainResult:
+    """Outcome of `Trainer.fit`."""
+
+    steps: int
+    best_miou: float | None
+    best_checkpoint: Path
+    last_checkpoint: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager[Any]:
+    if amp == "off":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+class Trainer:
+    """Label-efficient OccLE training on a SemanticKITTI-layout dataset.
+
+    Args:
+        config: the run.
+        run_dir: output folder (created).
+        checkpoint_every: also write `last.pt` every this many optimiser steps (0: per epoch).
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path, checkpoint_every: int = 50):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.checkpoint_every = checkpoint_every
+        self.dist = init_distributed()
+        self.device = resolve_device(config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        self.model_config = load_model_config(config.model)
+        data = config.data
+        self.train_set = OccupancyDataset(
+            data.root,
+            data.train_sequences,
+            self.model_config,
+            data.scans,
+            key_frames_only=data.frames == "key",
+            pseudo_labels=data.pseudo_labels,
+        )
+        self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
+        self.train_set.budget = self.budget
+        self.val_set = (
+            OccupancyDataset(
+                data.root,
+                data.val_sequences,
+                self.model_config,
+                data.scans,
+                key_frames_only=True,
+                pseudo_labels=False,
+                evidence=False,
+            )
+            if data.val_sequences
+            else None
+        )
+        self.builder = BatchBuilder(self.model_config)
+        if config.augment.flip_y:
+            for grid in (self.model_config.grid, self.model_config.fusion_grid()):
+                if not y_symmetric(grid):
+                    raise ValueError(f"augment.flip_y needs grids symmetric about y = 0: {grid}")
+        self.model = build_model(self.model_config, seed=config.seed).to(self.device)
+        self.teacher = MeanTeacher(self.model, config.ema_decay)
+        # The network the loop runs: DistributedDataParallel under torchrun, else the model.
+        self.network: torch.nn.Module = self.model
+        if self.dist.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.network = DistributedDataParallel(self.model, device_ids=device_ids)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
+        )
+        global_batch = config.batch_size * self.dist.world_size
+        per_epoch = math.ceil(len(self.train_set) / (global_batch * config.optim.accumulate))
+        self.steps_per_epoch = max(per_epoch, 1)
+        self._orders: dict[int, list[int]] = {}
+        self.total_steps = config.epochs * self.steps_per_epoch
+        if config.max_steps:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
+        )
+        self.class_weights = self._class_weights().to(self.device)
+        self.step = 0
+        self.epoch = 0
+        self.micro_in_epoch = 0
+        self.best_miou: float | None = None
+        self.history: list[dict[str, Any]] = []
+        self._tensorboard: Any = None
+
+    # --- set-up -----------------------------------------------------------------------------
+    def _class_weights(self) -> torch.Tensor:
+        """Final-CE class weights from the voxel counts of the labelled subset (the budget's)."""
+        counts = np.zeros(self.model_config.num_classes, dtype=np.int64)
+        for name, sequence in self.train_set.sequences.items():
+            # Every labelled frame passes the budget once, so that the manifest counts the
+            # voxels left out as well as the ones kept.
+            for index in sequence.voxel_ids:
+                labels = self.budget.apply(name, index, sequence.voxel_ground_truth(index).labels)
+                kept = labels[labels != IGNORE]
+                counts += np.bincount(kept, minlength=counts.size)[: counts.size]
+        return class_weights_from_frequencies(torch.from_numpy(counts))
+
+    def _write_run_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(
+            self.run_dir / "config.yaml",
+            yaml.safe_dump(to_mapping(self.config), sort_keys=False).encode(),
+        )
+        manifest = self.budget.manifest()
+        manifest["dataset"] = self.train_set.describe()
+        atomic_write_bytes(
+            self.run_dir / "label_budget.json", json.dumps(manifest, indent=2).encode()
+        )
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
+        self.history.append(record)
+        with (self.run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tensorboard is not None:
+            for key, value in record.items():
+                if isinstance(value, int | float) and key != "step":
+                    self._tensorboard.add_scalar(key, value, record["step"])
+
+    def _open_tensorboard(self) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional; metrics.jsonl always exists
+            return
+        self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    # --- checkpoints ----------------------------------------------------------------------
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "best.pt"
+
+    def _training_state(self) -> dict[str, Any]:
+        return {
+            "train_config": to_mapping(self.config),
+            "step": self.step,
+            "epoch": self.epoch,
+            "micro_in_epoch": self.micro_in_epoch,
+            "best_miou": self.best_miou,
+            "optimizer": self.optimizer.state_dict(),
+            "teacher": self.teacher.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+
+    def save(self, path: Path | None = None) -> None:
+        if not self.dist.is_main:
+            return
+        save_checkpoint(path or self.last_path, self.model, extra=self._training_state())
+
+    def resume(self, path: Path | None = None) -> bool:
+        """Continue from a checkpoint (default: `last.pt`); False when there is none."""
+        path = path or self.last_path
+        if not path.exists():
+            return False
+        payload = read_checkpoint(path)
+        self.model.load_state_dict(payload["model"])
+        state = payload["extra"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.teacher.load_state_dict(state["teacher"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.micro_in_epoch = int(state["micro_in_epoch"])
+        self.best_miou = state["best_miou"]
+        metrics = self.run_dir / "metrics.jsonl"
+        if metrics.exists():
+            self.history = [json.loads(line) for line in metrics.read_text().splitlines()]
+            # Drop what was logged after the checkpoint: the resumed run logs it again.
+            self.history = [r for r in self.history if r["step"] <= self.step]
+            metrics.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        return True
+
+    # --- the loop -------------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            rng = np.random.default_rng([self.config.seed, epoch])
+            self._orders = {epoch: [int(i) for i in rng.permutation(len(self.train_set))]}
+        return self._orders[epoch]
+
+    @property
+    def batches_per_epoch(self) -> int:
+        global_batch = self.config.batch_size * self.dist.world_size
+        return max(math.ceil(len(self.train_set) / global_batch), 1)
+
+    def _next_indices(self) -> list[int]:
+        """This rank's sample indices of the next micro-batch; moves the position in the epoch.
+
+        A global micro-batch holds batch_size samples per rank; rank r takes the r-th share
+        (wrapping around at the end of the epoch so that every rank gets a full batch).
+        """
+        if self.micro_in_epoch >= self.batches_per_epoch:
+            self.epoch, self.micro_in_epoch = self.epoch + 1, 0
+        size = self.config.batch_size
+        order = self._epoch_order(self.epoch)
+        start = (self.micro_in_epoch * self.dist.world_size + self.dist.rank) * size
+        self.micro_in_epoch += 1
+        return [order[i % len(order)] for i in range(start, start + size)]
+
+    def _learning_rate(self) -> float:
+        optim = self.config.optim
+        factor = warmup_cosine(self.step, self.total_steps, optim.warmup_steps, optim.min_lr_ratio)
+        return optim.lr * factor
+
+    def _augmented(
+        self, samples: list[TrainingSample], rng: np.random.Generator
+    ) -> tuple[TrainingBatch, OccLEInputs | None]:
+        """The student's batch and, when student-only augmentations apply, the teacher's clean
+        inputs (None: the teacher reads the student's inputs)."""
+        augment = self.config.augment
+        if augment.flip_y:
+            samples = [
+                flip_sample_y(s, self.model_config.grid) if rng.random() < 0.5 else s
+                for s in samples
+            ]
+        if not augment.student_only:
+            return self.builder(samples, rng).to(self.device), None
+        student = [student_view(s, augment, rng) for s in samples]
+        teacher_inputs = self.builder.inputs(samples).to(self.device)
+        return self.builder(student, rng).to(self.device), teacher_inputs
+
+    def _losses(
+        self, batch: TrainingBatch, teacher_inputs: OccLEInputs | None = None
+    ) -> dict[str, torch.Tensor]:
+        config = self.config
+        ramp = sigmoid_rampup(self.step, int(config.ramp_fraction * self.total_steps))
+        teacher_occupancy = None
+        use_teacher = config.objective.semi > 0 and ramp > 0
+        with _autocast(self.device, config.amp):
+            out = self.network(batch.inputs)
+            if use_teacher:
+                with torch.no_grad():
+                    clean = teacher_inputs if teacher_inputs is not None else batch.inputs
+                    teacher_occupancy = self.teacher.model(clean).occupancy_logits
+        return compute_losses(
+            out,
+            batch,
+            config.objective,
+            self.class_weights,
+            self.model_config.empty_label,
+            teacher_occupancy,
+            ramp,
+        )
+
+    def fit(self, progress: Callable[[Progress], None] | None = None) -> TrainResult:
+        """Train until `total_steps`, validating per `validate_every` epochs and at the end."""
+        if self.dist.is_main:
+            self._write_run_files()
+            self._open_tensorboard()
+        config = self.config
+        accumulate = config.optim.accumulate
+        started = time.perf_counter()
+        first_step = self.step
+        self.network.train()
+        while self.step < self.total_steps:
+            self.optimizer.zero_grad(set_to_none=True)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self._learning_rate()
+            totals: dict[str, float] = {}
+            for part in range(accumulate):
+                indices = self._next_indices()
+                rng = np.random.default_rng([config.seed, self.step, part])
+                samples = [self.train_set[i] for i in indices]
+                batch, teacher_inputs = self._augmented(samples, rng)
+                losses = self._losses(batch, teacher_inputs)
+                self.scaler.scale(losses["total"] / accumulate).backward()
+                for name, value in losses.items():
+                    totals[name] = totals.get(name, 0.0) + float(value.detach()) / accumulate
+            if config.optim.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.optim.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.teacher.update(self.model, self.step)
+            self.step += 1
+            if not math.isfinite(totals["total"]):
+                raise FloatingPointError(f"training diverged at step {self.step}: {totals}")
+            if self.step % config.log_every == 0 or self.step == self.total_steps:
+                self._log(
+                    {"step": self.step, "epoch": self.epoch, "lr": self._learning_rate(), **totals}
+                )
+            epoch_done = self.micro_in_epoch >= self.batches_per_epoch
+            if epoch_done:
+                self.epoch, self.micro_in_epoch = self.epoch + 1, 0
+            validation = None
+            last = self.step == self.total_steps
+            if (epoch_done and self.epoch % config.validate_every == 0) or last:
+                validation = self._validate_and_keep_best()
+            if (
+                last
+                or epoch_done
+                or (self.checkpoint_every and self.step % self.checkpoint_every == 0)
+            ):
+                self.save()
+            if progress is not None:
+                elapsed = time.perf_counter() - started
+                done = self.step - first_step
+                eta = elapsed / done * (self.total_steps - self.step) if done else 0.0
+                progress(
+                    Progress(
+                        self.step,
+                        self.total_steps,
+                        self.epoch,
+                        totals["total"],
+                        elapsed,
+                        eta,
+                        validation,
+                    )
+                )
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+        if self.dist.is_main and not self.best_path.exists():
+            self.save(self.best_path)
+        return TrainResult(self.step, self.best_miou, self.best_path, self.last_path, self.history)
+
+    def _validate_and_keep_best(self) -> dict[str, float] | None:
+        """Rank 0 validates and keeps the best checkpoint; the other ranks wait for it."""
+        scores = self._validate_on_main() if self.dist.is_main else None
+        self.dist.barrier()
+        return scores
+
+    def _validate_on_main(self) -> dict[str, float] | None:
+        if self.val_set is None or len(self.val_set) == 0:
+            self.save(self.best_path)
+            return None
+        scores = validate(self.model, self.val_set, self.builder, self.device)
+        self.network.train()
+        record: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
+        record.update({f"val_{k}": v for k, v in scores.items()})
+        self._log(record)
+        if self.best_miou is None or scores["miou"] > self.best_miou:
+            self.best_miou = scores["miou"]
+            self.save(self.best_path)
+        return scores
+
+
+@torch.no_grad()
+def validate(
+    model: OccLE, dataset: OccupancyDataset, builder: BatchBuilder, device: torch.device
+) -> dict[str, float]:
+    """Official SSC scores (fractions) of `model` on the voxel-labelled frames of `dataset`."""
+    model.eval()
+    names = None
+    confusion = None
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        batch = builder([sample]).to(device)
+        predicted = model(batch.inputs).labels()[0].cpu().numpy()
+        if confusion is None:
+            names = [f"class{c}" for c in range(model.config.num_classes)]
+            confusion = SSCConfusion(names)
+        confusion.add(predicted, batch.truth[0].cpu().numpy())
+    if confusion is None:
+        return {"miou": float("nan"), "iou": float("nan")}
+    scores = confusion.scores()
+    return {
+        "miou": float(scores.miou),
+        "iou": float(scores.completion_iou),
+        "precision": float(scores.precision),
+        "recall": float(scores.recall),
+    }

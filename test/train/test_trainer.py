@@ -1,0 +1,220 @@
+"""Training end to end on a small synthetic dataset: pseudo labels, budget manifest, losses,
+checkpoints, exact resume, inference in the official layout, scoring with `occle eval`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from occle_core.cli.main import main
+from occle_core.data.semantickitti.sequence import SemanticKittiSequence, read_prediction
+from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
+from occle_core.model.checkpoint import load_checkpoint
+from occle_core.model.config import load_model_config
+from occle_core.pseudo.generate import pseudo_image_path, pseudo_points_path
+from occle_core.train.config import load_train_config
+from occle_core.train.trainer import Trainer
+from occle_core.typed_config import to_mapping
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    synth = SynthConfig(frames=10, seed=1, scale="tiny", window_after=4, previews=False)
+    write_synthetic_dataset(root, [0, 1], synth)
+    assert main(["pseudo-label", "--dataset", str(root), "--sequences", "0", "1"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def micro_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tiny = load_model_config("occle_tiny")
+    micro = dataclasses.replace(
+        tiny,
+        name="micro",
+        image_size=(48, 160),
+        level_channels=(8, 8),
+        fusion=dataclasses.replace(tiny.fusion, channels=8, orders=("xyz",)),
+    )
+    path = tmp_path_factory.mktemp("model") / "micro.yaml"
+    path.write_text(yaml.safe_dump(to_mapping(micro)))
+    return path
+
+
+def _config(dataset: Path, model: Path, *overrides: str):
+    return load_train_config(
+        None,
+        [
+            f"model={model}",
+            f"data.root={dataset}",
+            "data.train_sequences=['00']",
+            "data.val_sequences=['01']",
+            "budget.ratio=0.5",
+            "epochs=3",
+            "optim.warmup_steps=2",
+            "log_every=1",
+            "validate_every=2",
+            "threads=2",
+            *overrides,
+        ],
+    )
+
+
+def test_pseudo_labels_are_cached_for_every_scan(dataset: Path):
+    sequence = SemanticKittiSequence(dataset, 0)
+    for index in sequence.scan_ids:
+        assert pseudo_image_path(sequence, index).exists()
+        points = sequence.frame(index, load_image=False).points
+        assert pseudo_points_path(sequence, index).stat().st_size == len(points)
+    summary = json.loads((sequence.path / "pseudo_labels" / "summary.json").read_text())
+    assert summary["source"] == "simulated-foundation-model"
+    assert 0.4 < summary["image_miou"] < 0.95 and summary["image_coverage"] > 0.95
+    assert 0.05 < summary["point_coverage"] < 0.3  # the front camera sees a wedge
+
+
+def test_training_writes_a_run_folder_and_learns(dataset: Path, micro_model: Path, tmp_path):
+    config = _config(dataset, micro_model)
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    assert len(trainer.train_set) == 2 and trainer.total_steps == 6
+    result = trainer.fit()
+    run = tmp_path / "run"
+    manifest = json.loads((run / "label_budget.json").read_text())
+    assert manifest["mode"] == "frames" and manifest["every"] == 2
+    assert manifest["sequences"]["00"] == {"labelled_frames": 2, "kept_frames": [0]}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r for r in records if "total" in r]
+    assert [r["step"] for r in losses] == [1, 2, 3, 4, 5, 6]
+    for name in ("final_ce", "geo_bce", "geo_semi", "sem_3d", "sem_2d", "sap"):
+        assert all(np.isfinite(r[name]) for r in losses), name
+    assert any(r["final_ce"] > 0 for r in losses) and any(r["final_ce"] == 0 for r in losses)
+    validations = [r for r in records if "val_miou" in r]
+    assert [r["step"] for r in validations] == [4, 6]
+    assert result.best_miou == max(r["val_miou"] for r in validations)
+    model, extra = load_checkpoint(result.best_checkpoint)
+    assert model.config.name == "micro" and extra["train_config"]["budget"]["ratio"] == 0.5
+    assert yaml.safe_load((run / "config.yaml").read_text())["data"]["root"] == str(dataset)
+    # TensorBoard events (the tensorboard package is part of the dev extra).
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+
+
+def test_resume_after_a_kill_gives_the_same_weights(dataset: Path, micro_model: Path, tmp_path):
+    straight = Trainer(_config(dataset, micro_model), tmp_path / "straight", checkpoint_every=0)
+    straight.fit()
+
+    def kill_at_step_3(progress):
+        if progress.step == 3:
+            raise KeyboardInterrupt
+
+    first = Trainer(_config(dataset, micro_model), tmp_path / "resumed", checkpoint_every=3)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(kill_at_step_3)
+    # A new process resumes from last.pt (written at step 3, before the "kill").
+    resumed = Trainer(_config(dataset, micro_model), tmp_path / "resumed", checkpoint_every=0)
+    assert resumed.resume() and resumed.step == 3
+    resumed.fit()
+    for (name, a), b in zip(
+        straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+        if "total" in line
+    ]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_cli_train_infer_eval(dataset: Path, micro_model: Path, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "--run", str(run), f"model={micro_model}", f"data.root={dataset}"]
+    argv += ["data.val_sequences=[]", "epochs=1", "threads=2"]
+    assert main(argv) == 0
+    assert "trained 2 steps" in capsys.readouterr().out
+    out = tmp_path / "predictions"
+    checkpoint = run / "checkpoints" / "best.pt"
+    argv = ["infer", "--checkpoint", str(checkpoint), "--dataset", str(dataset)]
+    assert main([*argv, "--sequences", "01", "--out", str(out)]) == 0
+    files = sorted((out / "sequences" / "01" / "predictions").iterdir())
+    assert [f.name for f in files] == ["000000.label", "000005.label"]
+    grid = SemanticKittiSequence(dataset, 1).grid
+    assert read_prediction(files[0], grid.shape).shape == (64, 64, 8)
+    renders = tmp_path / "renders"
+    evaluate = ["eval", "semantickitti", "--dataset", str(dataset), "--predictions", str(out)]
+    assert main([*evaluate, "--sequences", "01", "--render", str(renders)]) == 0
+    printed = capsys.readouterr().out
+    assert "mIoU" in printed and "wrote 7 renderings" in printed
+    assert (renders / "confusion.png").is_file() and (renders / "01_000005_3d.png").is_file()
+    # A mismatching --config is refused with the checkpoint named.
+    assert main([*argv, "--config", "occle_tiny", "--sequences", "01", "--out", str(out)]) == 2
+    assert "best.pt" in capsys.readouterr().err
+
+
+def test_cli_train_needs_a_dataset(capsys, tmp_path):
+    assert main(["train", "--run", str(tmp_path / "r")]) == 2
+    assert "data.root is not set" in capsys.readouterr().err
+
+
+def test_torchrun_process_group_of_one_trains_like_a_single_process(
+    dataset: Path, micro_model: Path, tmp_path, monkeypatch
+):
+    import socket
+
+    from torch import distributed as dist
+
+    from occle_core.train.distributed import shutdown
+
+    single = Trainer(_config(dataset, micro_model, "epochs=1"), tmp_path / "single")
+    single.fit()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    distributed = Trainer(_config(dataset, micro_model, "epochs=1"), tmp_path / "ddp")
+    try:
+        assert distributed.dist.enabled and dist.get_backend() == "gloo"
+        assert type(distributed.network).__name__ == "DistributedDataParallel"
+        distributed.fit()
+    finally:
+        shutdown(distributed.dist)
+    for (name, a), b in zip(
+        single.model.state_dict().items(), distributed.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, msg=name)
+    assert (tmp_path / "ddp" / "checkpoints" / "best.pt").is_file()
+
+
+def test_gradient_accumulation_counts_optimiser_steps(dataset: Path, micro_model: Path, tmp_path):
+    config = _config(
+        dataset, micro_model, "optim.accumulate=2", "epochs=2", "data.val_sequences=[]"
+    )
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    assert trainer.total_steps == 2  # 2 samples per epoch, 2 micro-batches per step
+    result = trainer.fit()
+    assert result.steps == 2 and trainer.epoch == 2
+    steps = [r["step"] for r in result.history if "total" in r]
+    assert steps == [1, 2]
+
+
+def test_training_with_augmentations(dataset: Path, micro_model: Path, tmp_path):
+    config = _config(
+        dataset,
+        micro_model,
+        "epochs=1",
+        "data.val_sequences=[]",
+        "augment.flip_y=true",
+        "augment.point_dropout=0.2",
+        "augment.color_jitter=0.2",
+    )
+    result = Trainer(config, tmp_path / "run", checkpoint_every=0).fit()
+    losses = [r for r in result.history if "total" in r]
+    assert len(losses) == 2 and all(np.isfinite(r["total"]) for r in losses)
