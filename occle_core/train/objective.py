@@ -46,6 +46,9 @@ class ObjectiveConfig:
         sap: weight of L_sap (0 disables).
         final_pseudo: weight of a CE of the final head against the lifted 3D pseudo labels on
             the LiDAR voxels without a voxel label (our addition, see docs/training.md).
+        final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
+            fusion block, and the semi-supervised block targets (our addition: without it
+            nothing penalises occupancy the final head invents on unlabelled frames).
         lovasz: weight of an optional Lovász-softmax term on the final head.
         teacher_high: teacher occupancy probability above which a block counts as occupied.
         teacher_low: below which it counts as free.
@@ -59,6 +62,7 @@ class ObjectiveConfig:
     final: float = 1.0
     sap: float = 0.5
     final_pseudo: float = 0.5
+    final_semi: float = 0.0
     lovasz: float = 0.0
     teacher_high: float = 0.7
     teacher_low: float = 0.3
@@ -93,6 +97,31 @@ def semi_supervised_targets(
     target[evidence == 1] = 1  # LiDAR evidence overrides the teacher
     target[supervised != IGNORE] = IGNORE
     return target
+
+
+def block_occupancy_bce(
+    logits: torch.Tensor, block_target: torch.Tensor, empty_label: int
+) -> torch.Tensor:
+    """BCE of the final head's block occupancy against block targets.
+
+    Args:
+        logits: (B, M, X, Y, Z) final logits.
+        block_target: (B, x, y, z) 0/1 targets on the fusion grid, 255 = none.
+        empty_label: the empty class.
+
+    Returns:
+        Scalar fp32 loss: a block is as occupied as its most occupied voxel.
+    """
+    occupancy = 1.0 - torch.softmax(logits.float(), dim=1)[:, empty_label]
+    x, y, z = block_target.shape[1:]
+    stride = tuple(-(-n // m) for n, m in zip(occupancy.shape[1:], (x, y, z), strict=True))
+    pooled = F.max_pool3d(occupancy[:, None], stride, stride, ceil_mode=True)[:, 0]
+    pooled = pooled[:, :x, :y, :z]
+    keep = block_target != IGNORE
+    if not bool(keep.any()):
+        return logits.float().sum() * 0.0
+    probability = pooled[keep].clamp(1e-6, 1 - 1e-6)
+    return F.binary_cross_entropy(probability, block_target[keep].float())
 
 
 def lidar_pseudo_targets(batch: TrainingBatch) -> torch.Tensor:
@@ -159,6 +188,9 @@ def compute_losses(
         )
         terms["geo_semi"] = occupancy_bce(out.occupancy_logits, target)
         weights["geo_semi"] = config.semi * semi_weight
+        if config.final_semi > 0:
+            terms["final_semi"] = block_occupancy_bce(out.logits, target, empty_label)
+            weights["final_semi"] = config.final_semi * semi_weight
     if config.voxel > 0:
         terms["sem_3d"] = weighted_cross_entropy(
             out.voxel_logits[None].movedim(-1, 1), batch.voxel_pseudo[None]

@@ -105,3 +105,19 @@ def test_shipped_training_config_resolves_by_name():
     assert config.data.train_sequences == ("00", "01", "02", "03")
     with pytest.raises(FileNotFoundError, match="occle_tiny_synthetic"):
         load_train_config("no_such_run")
+
+
+def test_block_occupancy_bce_uses_the_most_occupied_voxel_of_each_block():
+    from occle_core.train.objective import block_occupancy_bce
+
+    logits = torch.zeros(1, 3, 4, 2, 2)  # classes: 0 empty, 1, 2
+    logits[0, 0] = 10.0  # everything empty ...
+    logits[0, 0, 0, 0, 0] = -10.0  # ... except one voxel of block (0, 0, 0)
+    logits[0, 1, 0, 0, 0] = 10.0
+    target = torch.tensor([1, 0]).reshape(1, 2, 1, 1)  # block 0 occupied, block 1 free
+    good = block_occupancy_bce(logits, target, empty_label=0)
+    assert good < 1e-3
+    wrong = block_occupancy_bce(logits, 1 - target, empty_label=0)
+    assert wrong > 5.0
+    ignored = block_occupancy_bce(logits, torch.full_like(target, 255), empty_label=0)
+    assert ignored == 0.0
