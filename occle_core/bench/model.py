@@ -17,7 +17,6 @@ For each model configuration, in fresh worker processes:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from occle_core.bench.process import MEMORY_ENV, PeakRss, best_time, run_worker
+from occle_core.bench.process import MEMORY_ENV, PeakRss, best_time, run_worker, worker_main
 
 _TIME_BUDGET_S = 60.0
 
@@ -89,9 +88,8 @@ def _synthetic_scale(config: Any) -> str | None:
     if config.num_cameras != 1:
         return None
     for scale in ("tiny", "full"):
-        if kitti_like_rig(scale).grid.shape == config.grid.shape and (
-            kitti_like_rig(scale).grid.voxel_size == config.grid.voxel_size
-        ):
+        grid = kitti_like_rig(scale).grid
+        if grid.shape == config.grid.shape and grid.voxel_size == config.grid.voxel_size:
             return scale
     return None
 
@@ -352,16 +350,5 @@ def results_json(results: Sequence[ModelResult]) -> str:
     return json.dumps(items, indent=2)
 
 
-def _worker(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description="internal: measure one ModelCase")
-    parser.add_argument("what", choices=("time", "memory"))
-    parser.add_argument("case", help="ModelCase fields as JSON")
-    args = parser.parse_args(argv)
-    case = ModelCase(**json.loads(args.case))
-    result = measure_time(case) if args.what == "time" else measure_memory(case)
-    print(json.dumps(result))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1:]))
+    sys.exit(worker_main(sys.argv[1:], ModelCase, measure_time, measure_memory))

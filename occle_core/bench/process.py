@@ -16,7 +16,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,19 +114,6 @@ def run_worker(
     return data
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the body with `threads` torch intra-op threads."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def best_time(run: Callable[[], None], repeats: int, budget_s: float) -> tuple[float, int]:
     """Best of up to `repeats` timed runs after one warm-up; stops early once `budget_s` is
     spent (at least one timed run). Returns (seconds, runs)."""
@@ -142,3 +129,23 @@ def best_time(run: Callable[[], None], repeats: int, budget_s: float) -> tuple[f
         times.append(time.perf_counter() - start)
         spent += times[-1]
     return min(times), len(times)
+
+
+def worker_main(
+    argv: Sequence[str],
+    case_type: Callable[..., Any],
+    measure_time: Callable[[Any], dict[str, Any]],
+    measure_memory: Callable[[Any], dict[str, Any]],
+) -> int:
+    """Entry point of a benchmark's worker process: ``python -m MODULE time|memory CASE_JSON``
+    measures one case and prints the result as JSON on the last line (read by `run_worker`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="internal: measure one benchmark case")
+    parser.add_argument("what", choices=("time", "memory"))
+    parser.add_argument("case", help="the case's fields as JSON")
+    args = parser.parse_args(argv)
+    case = case_type(**json.loads(args.case))
+    result = measure_time(case) if args.what == "time" else measure_memory(case)
+    print(json.dumps(result))
+    return 0

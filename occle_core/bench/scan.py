@@ -29,7 +29,6 @@ Measurement, each case in a fresh Python process so that cases do not share allo
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import sys
@@ -37,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from occle_core.bench.process import MEMORY_ENV, PeakRss, best_time, run_worker
+from occle_core.bench.process import MEMORY_ENV, PeakRss, best_time, run_worker, worker_main
 
 METHODS = ("occle", "mambapy", "loop")
 DEFAULT_LENGTHS = (4096, 16384, 65536)
@@ -359,16 +358,5 @@ def results_json(results: Sequence[ScanResult]) -> str:
     return json.dumps(items, indent=2)
 
 
-def _worker(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(description="internal: measure one ScanCase")
-    parser.add_argument("what", choices=("time", "memory"))
-    parser.add_argument("case", help="ScanCase fields as JSON")
-    args = parser.parse_args(argv)
-    case = ScanCase(**json.loads(args.case))
-    result = measure_time(case) if args.what == "time" else measure_memory(case)
-    print(json.dumps(result))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1:]))
+    sys.exit(worker_main(sys.argv[1:], ScanCase, measure_time, measure_memory))

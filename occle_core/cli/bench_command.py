@@ -32,6 +32,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """--threads, --repeats and --json, shared by every benchmark."""
+    parser.add_argument(
+        "--threads", type=_positive_int, default=2, help="torch threads (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=3,
+        help="timed runs per measurement, best one reported (default: %(default)s)",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
+
+
+def _write_json(path: Path | None, text: str) -> None:
+    if path is not None:
+        with atomic_write(path) as f:
+            f.write(text.encode("utf-8"))
+
+
 def _register_scan(benchmarks: argparse._SubParsersAction) -> None:
     from occle_core.bench.scan import DEFAULT_DIMS, DEFAULT_LENGTHS, METHODS
 
@@ -73,15 +93,7 @@ def _register_scan(benchmarks: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch", type=_positive_int, default=1, help="batch size (default: %(default)s)"
     )
-    parser.add_argument(
-        "--threads", type=_positive_int, default=2, help="torch threads (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--repeats",
-        type=_positive_int,
-        default=3,
-        help="timed runs per case, best one reported (default: %(default)s)",
-    )
+    _add_run_options(parser)
     parser.add_argument(
         "--loop-backward-max-length",
         type=int,
@@ -89,7 +101,6 @@ def _register_scan(benchmarks: argparse._SubParsersAction) -> None:
         metavar="L",
         help="longest L at which the loop's backward runs (default: %(default)s)",
     )
-    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
     parser.set_defaults(func=_run_scan)
 
 
@@ -116,9 +127,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         progress=progress,
     )
     print(format_table(results))
-    if args.json is not None:
-        with atomic_write(args.json) as f:
-            f.write(results_json(results).encode("utf-8"))
+    _write_json(args.json, results_json(results))
     return 0
 
 
@@ -149,16 +158,7 @@ def _register_model(benchmarks: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scans", type=_positive_int, default=3, help="LiDAR scans per input (default: 3)"
     )
-    parser.add_argument(
-        "--threads", type=_positive_int, default=2, help="torch threads (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--repeats",
-        type=_positive_int,
-        default=3,
-        help="timed runs per measurement, best one reported (default: %(default)s)",
-    )
-    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
+    _add_run_options(parser)
     parser.set_defaults(func=_run_model)
 
 
@@ -188,9 +188,7 @@ def _run_model(args: argparse.Namespace) -> int:
     ]
     results = benchmark_models(cases, progress=progress)
     print(format_table(results))
-    if args.json is not None:
-        with atomic_write(args.json) as f:
-            f.write(results_json(results).encode("utf-8"))
+    _write_json(args.json, results_json(results))
     return 0 if all(r.params for r in results) else 1
 
 

@@ -20,12 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from occle_core.data.semantickitti.sequence import (
     SemanticKittiSequence,
     read_prediction,
-    write_prediction,
 )
 from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
 from occle_core.demos.render import (
@@ -33,7 +30,7 @@ from occle_core.demos.render import (
     render_frame_comparison,
     render_training_curves,
 )
-from occle_core.demos.synthetic_baseline import point_label_baseline
+from occle_core.demos.synthetic_baseline import score_baseline
 from occle_core.eval.report import format_table, report_dict
 from occle_core.eval.semantickitti import SSCScores, evaluate_semantickitti
 from occle_core.infer import infer_sequences
@@ -88,16 +85,6 @@ def _names(count: int) -> list[str]:
     return [f"{i:02d}" for i in range(count)]
 
 
-def _baseline(dataset: Path, sequence_name: str, out: Path) -> SSCScores:
-    sequence = SemanticKittiSequence(dataset, sequence_name)
-    for index in sequence.voxel_ids:
-        frame = sequence.frame(index, load_image=False)
-        classes, _ = sequence.point_labels(index, len(frame.points))
-        prediction = point_label_baseline(frame.points, classes, sequence.grid)
-        write_prediction(out, sequence.sequence, index, prediction)
-    return evaluate_semantickitti(dataset, out, [sequence.sequence])
-
-
 def _comparison_table(model: SSCScores, baseline: SSCScores) -> str:
     rows = [("OccLE, 10 % voxel labels", model), ("LiDAR point-label baseline", baseline)]
     lines = [f"{'method':<28} {'IoU':>7} {'mIoU':>7} {'precision':>9} {'recall':>7}"]
@@ -144,7 +131,7 @@ def run_training_demo(
         )
 
     say("[3/6] LiDAR point-label baseline on the validation sequence")
-    baseline = _baseline(dataset, val_name, out / "baseline_predictions")
+    baseline = score_baseline(dataset, val_name, out / "baseline_predictions")
 
     started = time.perf_counter()
     if settings.checkpoint is None:
@@ -173,10 +160,8 @@ def run_training_demo(
 
     say("[5/6] inference and the official SemanticKITTI SSC metric on the validation sequence")
     model, _ = load_checkpoint(checkpoint)
-    threads = torch.get_num_threads()
     predictions = out / "predictions"
     infer_sequences(model, dataset, [val_name], predictions)
-    torch.set_num_threads(threads)
     scores = evaluate_semantickitti(dataset, predictions, [val_name])
 
     say("[6/6] renderings")

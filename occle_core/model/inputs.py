@@ -53,7 +53,8 @@ class OccLEInputs:
         )
 
 
-def _camera_key(cameras: Sequence[CameraModel]) -> str:
+def camera_key(cameras: Sequence[CameraModel]) -> str:
+    """A digest of the calibration (intrinsics, extrinsics, size) of some cameras."""
     digest = hashlib.sha1()
     for camera in cameras:
         digest.update(np.asarray(camera.intrinsics, dtype=np.float64).tobytes())
@@ -76,7 +77,7 @@ class PixelMapCache:
         self._maps: OrderedDict[str, VoxelPixelMap] = OrderedDict()
 
     def __call__(self, cameras: Sequence[CameraModel]) -> VoxelPixelMap:
-        key = _camera_key(cameras)
+        key = camera_key(cameras)
         if key in self._maps:
             self._maps.move_to_end(key)
             return self._maps[key]

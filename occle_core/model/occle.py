@@ -28,7 +28,7 @@ from occle_core.model.inputs import OccLEInputs
 from occle_core.model.lifting import FrontalPlanePool, ImageLifter
 from occle_core.model.sparse.encoder import SparsePyramid, to_bev, to_dense
 from occle_core.model.sparse.unet import SparseUNet
-from occle_core.model.sparse.voxel_encoder import SparseVoxelFeatures, VoxelFeatureEncoder
+from occle_core.model.sparse.voxel_encoder import VoxelFeatureEncoder
 
 
 @dataclass
@@ -147,10 +147,12 @@ class OccLE(nn.Module):
         # Sparse 3D parts in fp32 even under autocast: spconv's CPU build has no bf16 kernels,
         # and they are a small share of the time.
         with torch.autocast(inputs.images.device.type, enabled=False):
-            sem_voxels = self.semantic_unet(self._sparse(self.semantic_vfe(inputs.voxels)))
+            sem_voxels = self.semantic_unet(self.semantic_vfe(inputs.voxels).to_sparse_tensor())
             voxel_logits = self.semantic_head(sem_voxels.features)
             sem_levels = self.semantic_pyramid(sem_voxels)
-            geo_levels = self.geometric_pyramid(self._sparse(self.geometric_vfe(inputs.voxels)))
+            geo_levels = self.geometric_pyramid(
+                self.geometric_vfe(inputs.voxels).to_sparse_tensor()
+            )
 
         # Semantic branch.
         sem_image = self.semantic_image(images)
@@ -184,10 +186,6 @@ class OccLE(nn.Module):
             image_logits=sem_image.logits.unflatten(0, (batch, cameras)),
             seen=seen,
         )
-
-    @staticmethod
-    def _sparse(features: SparseVoxelFeatures):  # type: ignore[no-untyped-def]
-        return features.to_sparse_tensor()
 
     def parts(self) -> dict[str, nn.Module]:
         """The named parts, in data-flow order (for parameter counts and benchmarks)."""

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.voxelize import voxelize
 from occle_core.model.config import OccLEConfig
-from occle_core.model.inputs import OccLEInputs, PixelMapCache, prepare_inputs
+from occle_core.model.inputs import OccLEInputs, PixelMapCache, camera_key, prepare_inputs
 from occle_core.model.sap import SapProjection
 from occle_core.pseudo.lifting import vote_voxel_labels
 from occle_core.train.budget import IGNORE
@@ -112,13 +112,10 @@ class BatchBuilder:
         self.sap_stride = sap_stride
         self.pixel_maps = PixelMapCache(config)
         self._voxel_centers = config.grid.voxel_centers().reshape(-1, 3)
-        self._sap: OrderedDict[tuple[str, bytes], SapProjection] = OrderedDict()
+        self._sap: OrderedDict[str, SapProjection] = OrderedDict()
 
     def _sap_projection(self, camera: CameraModel) -> SapProjection:
-        key = (
-            camera.name,
-            np.concatenate([camera.intrinsics.ravel(), camera.cam_from_ref.ravel()]).tobytes(),
-        )
+        key = camera_key([camera])
         if key not in self._sap:
             self._sap[key] = SapProjection.build(self._voxel_centers, camera, self.sap_stride)
             if len(self._sap) > 32:

@@ -127,19 +127,13 @@ class OccupancyDataset:
         point_pseudo = np.full(len(frame.points), IGNORE, dtype=np.uint8)
         if self.pseudo_labels:
             image_pseudo = [read_label_image(pseudo_image_path(sequence, index))]
+            # Each scan's cache is checked against that scan's point count.
             point_pseudo = np.concatenate(
                 [
                     read_point_pseudo_labels(pseudo_points_path(sequence, i), int(count))
                     for i, count in zip(history, counts, strict=True)
                 ]
             )
-            if len(point_pseudo) != len(frame.points):
-                raise DataFormatError(
-                    pseudo_points_path(sequence, index).parent,
-                    f"{len(point_pseudo)} point pseudo labels for {len(frame.points)} points of "
-                    f"scans {history}",
-                    "one label per point (rerun `occle pseudo-label`)",
-                )
         evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
         if self.evidence:
             ref_from_world = invert_rigid(frame.pose)

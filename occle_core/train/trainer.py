@@ -429,18 +429,15 @@ def validate(
 ) -> dict[str, float]:
     """Official SSC scores (fractions) of `model` on the voxel-labelled frames of `dataset`."""
     model.eval()
-    names = None
-    confusion = None
+    if len(dataset) == 0:
+        return {"miou": float("nan"), "iou": float("nan")}
+    confusion = SSCConfusion([f"class{c}" for c in range(model.config.num_classes)])
     for index in range(len(dataset)):
         sample = dataset[index]
-        batch = builder([sample]).to(device)
-        predicted = model(batch.inputs).labels()[0].cpu().numpy()
-        if confusion is None:
-            names = [f"class{c}" for c in range(model.config.num_classes)]
-            confusion = SSCConfusion(names)
-        confusion.add(predicted, batch.truth[0].cpu().numpy())
-    if confusion is None:
-        return {"miou": float("nan"), "iou": float("nan")}
+        if sample.truth is None:  # only key frames are validated; they all have ground truth
+            raise ValueError(f"validate: {sample.key} has no voxel ground truth")
+        predicted = model(builder.inputs([sample]).to(device)).labels()[0].cpu().numpy()
+        confusion.add(predicted, sample.truth)
     scores = confusion.scores()
     return {
         "miou": float(scores.miou),
