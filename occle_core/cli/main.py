@@ -7,6 +7,7 @@ parser and sets ``func`` (a callable taking the parsed namespace and returning a
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,10 @@ _COMMANDS = (
 )
 
 
+#: Modules outside occle_core that add commands when installed (occle_core stays usable alone).
+_PLUGINS = ("occle_ros.cli",)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="occle",
@@ -42,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in _COMMANDS:
         command.register(subparsers)
+    for name in _PLUGINS:
+        try:
+            plugin = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not name.startswith(error.name):
+                raise  # the plugin is there but broken: say so
+            continue
+        plugin.register(subparsers)
     return parser
 
 

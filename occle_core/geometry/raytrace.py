@@ -45,6 +45,7 @@ def lidar_evidence(
     grid: GridSpec,
     max_rays: int = 60_000,
     rng: np.random.Generator | None = None,
+    clearance: tuple[int, int, int] = (0, 0, 0),
 ) -> NDArray[np.int8]:
     """Occupied / free / unknown per voxel from LiDAR rays.
 
@@ -56,6 +57,10 @@ def lidar_evidence(
         max_rays: free space is traced for at most this many rays (an even subsample;
             occupancy always uses every point).
         rng: for the subsample (default: a fixed seed, deterministic).
+        clearance: free voxels within this many voxels (per axis) of an occupied voxel stay
+            unknown. Beams grazing the ground cross the top of ground voxels that no return hit;
+            a horizontal clearance of (1, 1, 0) leaves those alone (measured on synthetic
+            scenes at 0.8 m: free voxels 85 % -> 92 % truly empty, at 84 % of the coverage).
 
     Returns:
         (grid.shape) int8: OCCUPIED (1), FREE (0) or UNKNOWN (-1). Occupied wins over free.
@@ -98,4 +103,24 @@ def lidar_evidence(
         flat[np.unique(np.concatenate(free_flat))] = FREE
     indices, inside = grid.points_to_indices(xyz)
     flat[grid.linear_indices(indices[inside])] = OCCUPIED
+    if any(clearance):
+        near = dilate(evidence == OCCUPIED, clearance)
+        evidence[near & (evidence == FREE)] = UNKNOWN
     return evidence
+
+
+def dilate(mask: NDArray[np.bool_], radius: tuple[int, int, int]) -> NDArray[np.bool_]:
+    """Box dilation of a 3D mask: True where any voxel within `radius` (per axis) is True."""
+    out = mask.copy()
+    for axis, r in enumerate(radius):
+        if r < 0:
+            raise ValueError(f"dilation radius {radius}, expected values >= 0")
+        grown = out.copy()
+        for shift in range(1, r + 1):
+            lead = [slice(None)] * 3
+            trail = [slice(None)] * 3
+            lead[axis], trail[axis] = slice(shift, None), slice(None, -shift)
+            grown[tuple(lead)] |= out[tuple(trail)]
+            grown[tuple(trail)] |= out[tuple(lead)]
+        out = grown
+    return out

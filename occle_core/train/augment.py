@@ -98,6 +98,7 @@ def flip_sample_y(sample: TrainingSample, grid: GridSpec) -> TrainingSample:
         truth=mirror(sample.truth),
         image_pseudo=[np.ascontiguousarray(p[:, ::-1]) for p in sample.image_pseudo],
         evidence=np.ascontiguousarray(sample.evidence[:, ::-1]),
+        free_space=mirror(sample.free_space),
     )
 
 

@@ -32,6 +32,7 @@ class TrainingBatch:
         occupancy: (B, x, y, z) int64 occupancy on the fusion grid from `labels`: 1 if a
             labelled voxel of the block is occupied, 0 if every voxel is labelled empty, else 255.
         evidence: (B, x, y, z) int8 LiDAR evidence (1 occupied, 0 free, -1 unknown).
+        free_space: (B, X, Y, Z) bool full-resolution LiDAR free space (False where unknown).
         voxel_pseudo: (V,) int64 lifted pseudo label per input voxel (255 = unknown).
         image_pseudo: (B, N, H, W) int64 2D pseudo labels at camera resolution, or None.
         sap_projections: per sample, per camera, the voxel-to-pixel map of the SAP loss.
@@ -44,6 +45,7 @@ class TrainingBatch:
     truth: torch.Tensor
     occupancy: torch.Tensor
     evidence: torch.Tensor
+    free_space: torch.Tensor
     voxel_pseudo: torch.Tensor
     image_pseudo: torch.Tensor | None
     sap_projections: list[list[SapProjection]]
@@ -57,6 +59,7 @@ class TrainingBatch:
             self.truth.to(device),
             self.occupancy.to(device),
             self.evidence.to(device),
+            self.free_space.to(device),
             self.voxel_pseudo.to(device),
             None if self.image_pseudo is None else self.image_pseudo.to(device),
             [[_projection_to(p, device) for p in sample] for sample in self.sap_projections],
@@ -145,6 +148,7 @@ class BatchBuilder:
         empty = np.full(shape, IGNORE, dtype=np.uint8)
         labels = np.stack([s.labels if s.labels is not None else empty for s in samples])
         truth = np.stack([s.truth if s.truth is not None else empty for s in samples])
+        no_free = np.zeros(shape, dtype=bool)
         occupancy = np.stack(
             [block_occupancy(x, config.total_stride, config.empty_label) for x in labels]
         )
@@ -166,6 +170,9 @@ class BatchBuilder:
             truth=torch.from_numpy(truth.astype(np.int64)),
             occupancy=torch.from_numpy(occupancy.astype(np.int64)),
             evidence=torch.from_numpy(np.stack([s.evidence for s in samples])),
+            free_space=torch.from_numpy(
+                np.stack([no_free if s.free_space is None else s.free_space for s in samples])
+            ),
             voxel_pseudo=torch.from_numpy(np.concatenate(votes).astype(np.int64)),
             image_pseudo=None if image_pseudo is None else image_pseudo.long(),
             sap_projections=sap_projections,

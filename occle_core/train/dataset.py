@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
-from occle_core.geometry.raytrace import UNKNOWN, lidar_evidence
+from occle_core.geometry.raytrace import FREE, UNKNOWN, lidar_evidence
 from occle_core.geometry.transforms import invert_rigid
 from occle_core.infer import aggregate_scans
 from occle_core.io.images import read_label_image
@@ -46,6 +46,8 @@ class TrainingSample:
         point_pseudo: (N,) uint8 lifted pseudo label per aggregated point (255 = unknown).
         evidence: (x, y, z) int8 LiDAR evidence on the fusion grid: 1 occupied, 0 free,
             -1 unknown.
+        free_space: (X, Y, Z) bool, full-resolution voxels a LiDAR beam crossed, clear of
+            every return by one voxel horizontally (see `lidar_evidence`), or None.
     """
 
     key: str
@@ -55,6 +57,7 @@ class TrainingSample:
     image_pseudo: list[NDArray[np.uint8]]
     point_pseudo: NDArray[np.uint8]
     evidence: NDArray[np.int8]
+    free_space: NDArray[np.bool_] | None = None
 
 
 class OccupancyDataset:
@@ -135,11 +138,18 @@ class OccupancyDataset:
                 ]
             )
         evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
+        free_space = None
         if self.evidence:
             ref_from_world = invert_rigid(frame.pose)
             origins = np.stack([(ref_from_world @ sequence.poses[i])[:3, 3] for i in history])
             evidence = lidar_evidence(frame.points, origins, aggregated.source, self.fusion_grid)
-        return TrainingSample(key, frame, labels, truth, image_pseudo, point_pseudo, evidence)
+            fine = lidar_evidence(
+                frame.points, origins, aggregated.source, self.config.grid, clearance=(1, 1, 0)
+            )
+            free_space = fine == FREE
+        return TrainingSample(
+            key, frame, labels, truth, image_pseudo, point_pseudo, evidence, free_space
+        )
 
     def describe(self) -> dict[str, Any]:
         return {

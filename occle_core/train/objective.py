@@ -49,6 +49,8 @@ class ObjectiveConfig:
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames).
+        final_free: weight of a CE of the final head against the empty class on the
+            full-resolution LiDAR free-space voxels without a voxel label (our addition).
         lovasz: weight of an optional Lovász-softmax term on the final head.
         teacher_high: teacher occupancy probability above which a block counts as occupied.
         teacher_low: below which it counts as free.
@@ -63,6 +65,7 @@ class ObjectiveConfig:
     sap: float = 0.5
     final_pseudo: float = 0.5
     final_semi: float = 0.0
+    final_free: float = 0.0
     lovasz: float = 0.0
     teacher_high: float = 0.7
     teacher_low: float = 0.3
@@ -134,6 +137,15 @@ def lidar_pseudo_targets(batch: TrainingBatch) -> torch.Tensor:
     return torch.where(batch.labels == IGNORE, target, torch.full_like(target, IGNORE))
 
 
+def lidar_free_targets(batch: TrainingBatch, empty_label: int) -> torch.Tensor:
+    """(B, X, Y, Z) targets: the empty class on LiDAR free-space voxels without a voxel label
+    (255 elsewhere)."""
+    keep = batch.free_space & (batch.labels == IGNORE)
+    target = torch.full_like(batch.labels, IGNORE)
+    target[keep] = empty_label
+    return target
+
+
 def compute_losses(
     out: OccLEOutput,
     batch: TrainingBatch,
@@ -171,6 +183,11 @@ def compute_losses(
             out.logits, lidar_pseudo_targets(batch), class_weights
         )
         weights["final_pseudo"] = config.final_pseudo
+    if config.final_free > 0:
+        terms["final_free"] = weighted_cross_entropy(
+            out.logits, lidar_free_targets(batch, empty_label), class_weights
+        )
+        weights["final_free"] = config.final_free
     if config.lovasz > 0:
         terms["final_lovasz"] = lovasz_softmax(out.logits, labels)
         weights["final_lovasz"] = config.lovasz

@@ -1,0 +1,1 @@
+"""rosbag2 tools (through `rosbags`, no ROS install): dataset -> bag, bag replay evaluation."""

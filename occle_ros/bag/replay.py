@@ -1,0 +1,354 @@
+"""Offline replay of a rosbag2 (sqlite3 or mcap) through the node's pipeline: frames/s,
+latency, scores against ground truth, and an mcap of the outputs for Foxglove/RViz."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.errors import DataFormatError
+from occle_core.eval.semantickitti import SSCConfusion, SSCScores
+from occle_ros.bag.qos import qos
+from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
+from occle_ros.conversions.transform import TransformBuffer
+from occle_ros.errors import MessageError
+from occle_ros.messages import stamp_to_ns, typestore
+from occle_ros.pipeline.config import NodeConfig
+from occle_ros.pipeline.model_runner import ModelRunner
+from occle_ros.pipeline.pipeline import (
+    OccupancyPipeline,
+    PipelineOutput,
+    cloud_key,
+    image_key,
+    info_key,
+    sync_inputs,
+)
+from occle_ros.pipeline.sync import ApproximateTimeSync
+
+OUTPUT_TOPICS = {
+    "occupancy": ("/occle/occupancy", "occle_ros/msg/SemanticOccupancy"),
+    "markers": ("/occle/markers", "visualization_msgs/msg/MarkerArray"),
+    "voxels": ("/occle/voxels", "sensor_msgs/msg/PointCloud2"),
+}
+
+
+@dataclass(frozen=True)
+class ReplayTopics:
+    """The bag topics that feed the pipeline (one image and info topic per camera)."""
+
+    cloud: str
+    images: tuple[str, ...]
+    camera_infos: tuple[str, ...]
+    compressed: bool
+
+
+@dataclass
+class ReplayReport:
+    """What a replay measured.
+
+    Attributes:
+        frames: frames predicted.
+        skipped: synchronised sets skipped (bad message, missing transform).
+        unsynced: input messages that never found partners (or came out of order).
+        wall_seconds: replay time (reading, conversions, inference, encoding, writing).
+        latency: stage -> {count, mean_ms, p50_ms, p95_ms, max_ms}.
+        scores: SSC scores against the ground truth, when given.
+        scored_frames: stamps matched to ground-truth frames.
+    """
+
+    frames: int = 0
+    skipped: int = 0
+    unsynced: int = 0
+    wall_seconds: float = 0.0
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
+    scores: SSCScores | None = None
+    scored_frames: list[int] = field(default_factory=list)
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+def _topics_of_type(reader: Any, msgtype: str) -> list[str]:
+    return sorted({c.topic for c in reader.connections if c.msgtype == msgtype})
+
+
+def _pick(given: str | None, param: str, candidates: list[str], what: str, bag: Path) -> str:
+    """A topic: the flag, else the parameter when it is a global name present in the bag, else
+    the only topic of the right type."""
+    if given:
+        if given not in candidates:
+            raise DataFormatError(bag, f"no {what} topic {given!r}", f"one of {candidates}")
+        return given
+    if not param.startswith("~") and param in candidates:
+        return param
+    if len(candidates) == 1:
+        return candidates[0]
+    raise DataFormatError(
+        bag,
+        f"cannot tell which {what} topic to use (parameter {param!r}, bag has {candidates})",
+        f"--{what.replace(' ', '-')}-topic",
+    )
+
+
+def resolve_topics(
+    reader: Any,
+    bag: Path,
+    config: NodeConfig,
+    cloud: str | None = None,
+    images: Sequence[str] | None = None,
+    infos: Sequence[str] | None = None,
+) -> ReplayTopics:
+    """Which bag topics feed the pipeline (flags > node parameters > the unique candidate)."""
+    clouds = _topics_of_type(reader, "sensor_msgs/msg/PointCloud2")
+    raw = _topics_of_type(reader, "sensor_msgs/msg/Image")
+    compressed = _topics_of_type(reader, "sensor_msgs/msg/CompressedImage")
+    all_infos = _topics_of_type(reader, "sensor_msgs/msg/CameraInfo")
+    count = len(config.topics.images)
+    use_compressed = config.topics.compressed or (not raw and bool(compressed))
+    image_candidates = compressed if use_compressed else raw
+    if images:
+        if len(images) != count:
+            raise DataFormatError(
+                bag, f"{len(images)} --image-topic", f"{count} (the model's cameras)"
+            )
+        use_compressed = all(t in compressed for t in images)
+        image_candidates = compressed if use_compressed else raw
+    chosen_images = tuple(
+        _pick(
+            images[i] if images else None, config.topics.images[i], image_candidates, "image", bag
+        )
+        for i in range(count)
+    )
+    chosen_infos = tuple(
+        _pick(
+            infos[i] if infos else None,
+            config.topics.camera_infos[i],
+            all_infos,
+            "camera info",
+            bag,
+        )
+        for i in range(count)
+    )
+    chosen_cloud = _pick(cloud, config.topics.cloud, clouds, "cloud", bag)
+    return ReplayTopics(chosen_cloud, chosen_images, chosen_infos, use_compressed)
+
+
+@dataclass
+class GroundTruth:
+    """SemanticKITTI-format ground truth of the replayed sequence."""
+
+    sequence: SemanticKittiSequence
+    start_ns: int
+    confusion: SSCConfusion
+
+    def add(self, output: PipelineOutput, report: ReplayReport) -> None:
+        stamp = round(output.grid.stamp * 1e9)
+        index = frame_of_stamp(self.sequence.times, self.start_ns, stamp)
+        if index is None or index not in self.sequence.voxel_ids:
+            return
+        truth = self.sequence.voxel_ground_truth(index)
+        self.confusion.add(output.grid.labels, truth.labels)
+        report.scored_frames.append(index)
+
+
+def replay_bag(
+    bag: str | os.PathLike[str],
+    runner: ModelRunner,
+    config: NodeConfig,
+    topics: dict[str, Any] | None = None,
+    gt_root: str | os.PathLike[str] | None = None,
+    gt_sequence: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    with_inputs: bool = False,
+    progress: Callable[[int], None] = lambda frames: None,
+) -> ReplayReport:
+    """Replay a bag through `OccupancyPipeline` (every synchronised set, in bag order).
+
+    Args:
+        bag: rosbag2 folder or .mcap file.
+        runner: the model.
+        config: node parameters (topics, sync, tf, input, output).
+        topics: optional overrides {"cloud": str, "images": [...], "camera_infos": [...]}.
+        gt_root: dataset root with voxel ground truth (SemanticKITTI layout) to score against.
+        gt_sequence: its sequence (default: the one `/occle/source` in the bag names).
+        out: write the outputs (and with `with_inputs` the inputs and TF) to this mcap bag.
+
+    Raises:
+        DataFormatError: unreadable bag, ambiguous or missing topics.
+    """
+    from rosbags.highlevel import AnyReader
+
+    bag = Path(bag)
+    overrides = topics or {}
+    started = time.perf_counter()
+    report = ReplayReport()
+    try:
+        reader = AnyReader([bag], default_typestore=typestore("humble"))
+        reader.open()
+    except Exception as error:  # rosbags raises its own reader errors for corrupt files
+        raise DataFormatError(bag, f"not a readable rosbag2 ({error})") from None
+    try:
+        chosen = resolve_topics(
+            reader,
+            bag,
+            config,
+            overrides.get("cloud"),
+            overrides.get("images"),
+            overrides.get("camera_infos"),
+        )
+        tf = TransformBuffer()
+        source_info: dict[str, Any] = {}
+        tf_connections = [
+            c for c in reader.connections if c.topic in ("/tf", "/tf_static", SOURCE_TOPIC)
+        ]
+        for connection, _, data in reader.messages(connections=tf_connections):
+            try:
+                message: Any = reader.deserialize(data, connection.msgtype)
+                if connection.topic == SOURCE_TOPIC:
+                    source_info = json.loads(message.data)
+                else:
+                    tf.add_tf_message(message, connection.topic == "/tf_static", connection.topic)
+            except (MessageError, ValueError) as error:
+                print(f"bag-eval: skipped a {connection.topic} message: {error}")
+        lookup = tf.lookup
+        pipeline_config = _with_topics(config, chosen)
+        pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), lookup)
+        ground_truth = None
+        if gt_root is not None:
+            sequence = gt_sequence or source_info.get("sequence")
+            if not sequence:
+                raise DataFormatError(
+                    bag, "no /occle/source message naming the sequence", "--gt-sequence"
+                )
+            ground_truth = GroundTruth(
+                SemanticKittiSequence(gt_root, sequence),
+                int(source_info.get("start_ns", DEFAULT_START_NS)),
+                SSCConfusion(runner.class_names),
+            )
+        writer = _OutputWriter(Path(out), with_inputs) if out is not None else None
+        outputs: list[dict[str, Any]] = []
+        sync = ApproximateTimeSync(
+            sync_inputs(len(chosen.images)),
+            round(config.sync.slop * 1e9),
+            config.sync.queue_size,
+            outputs.append,
+        )
+        names = {chosen.cloud: [cloud_key()]}
+        for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
+            names.setdefault(image, []).append(image_key(i))
+            names.setdefault(info, []).append(info_key(i))
+        inputs = [c for c in reader.connections if c.topic in names]
+        try:
+            for connection, timestamp, data in reader.messages(connections=inputs):
+                frame_message: Any = reader.deserialize(data, connection.msgtype)
+                if writer is not None and with_inputs:
+                    writer.copy(connection, timestamp, data)
+                for name in names[connection.topic]:
+                    sync.add(name, stamp_to_ns(frame_message.header.stamp), frame_message)
+                while outputs:
+                    result = pipeline.process(outputs.pop(0))
+                    if result is None:
+                        continue
+                    if ground_truth is not None:
+                        ground_truth.add(result, report)
+                    if writer is not None:
+                        writer.write(result, timestamp)
+                    progress(pipeline.counters.frames)
+            if writer is not None and with_inputs:
+                for connection, timestamp, data in reader.messages(connections=tf_connections):
+                    writer.copy(connection, timestamp, data)
+            if writer is not None:
+                writer.close()
+                writer = None
+        finally:
+            if writer is not None:
+                writer.discard()
+        report.frames = pipeline.counters.frames
+        report.skipped = pipeline.counters.skipped
+        report.unsynced = sum(sync.stats.received.values()) - sync.stats.emitted * len(sync.inputs)
+        report.latency = pipeline.latency.summary()
+        if ground_truth is not None:
+            report.scores = ground_truth.confusion.scores()
+    finally:
+        reader.close()
+    report.wall_seconds = time.perf_counter() - started
+    return report
+
+
+def _factory() -> Any:
+    from occle_ros.messages import RosbagsFactory
+
+    return RosbagsFactory(typestore("humble"))
+
+
+def _with_topics(config: NodeConfig, chosen: ReplayTopics) -> NodeConfig:
+    import dataclasses
+
+    replay_topics = dataclasses.replace(
+        config.topics,
+        cloud=chosen.cloud,
+        images=chosen.images,
+        camera_infos=chosen.camera_infos,
+        compressed=chosen.compressed,
+    )
+    return dataclasses.replace(config, topics=replay_topics)
+
+
+class _OutputWriter:
+    """An mcap bag of the outputs, written to `<out>.partial` and renamed when closed."""
+
+    def __init__(self, out: Path, with_inputs: bool):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+
+        if out.exists():
+            raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
+        self.out = out
+        self.partial = out.with_name(out.name + ".partial")
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.store = typestore("humble")
+        self.writer = Writer(self.partial, version=8, storage_plugin=StoragePlugin.MCAP)
+        self.writer.open()
+        self.connections: dict[str, Any] = {}
+        for key, (topic, msgtype) in OUTPUT_TOPICS.items():
+            self.connections[key] = self.writer.add_connection(
+                topic, msgtype, typestore=self.store, offered_qos_profiles=[qos(False)]
+            )
+        self.with_inputs = with_inputs
+        self.completed = False
+
+    def write(self, output: PipelineOutput, timestamp: int) -> None:
+        for key in OUTPUT_TOPICS:
+            message = getattr(output, key)
+            if message is not None:
+                data = self.store.serialize_cdr(message, message.__msgtype__)
+                self.writer.write(self.connections[key], timestamp, data)
+
+    def copy(self, connection: Any, timestamp: int, data: bytes) -> None:
+        if connection.topic not in self.connections:
+            self.connections[connection.topic] = self.writer.add_connection(
+                connection.topic,
+                connection.msgtype,
+                typestore=self.store,
+                offered_qos_profiles=[qos(connection.topic in ("/tf_static", SOURCE_TOPIC))],
+            )
+        self.writer.write(self.connections[connection.topic], timestamp, data)
+
+    def close(self) -> None:
+        """Finish the bag and move it to its name."""
+        self.writer.close()
+        self.partial.rename(self.out)
+
+    def discard(self) -> None:
+        """Drop a bag whose replay failed (nothing half-written is left at `out`)."""
+        try:
+            self.writer.close()
+        finally:
+            shutil.rmtree(self.partial, ignore_errors=True)

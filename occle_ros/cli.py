@@ -1,0 +1,160 @@
+"""`occle to-bag` and `occle bag-eval`: the rosbag2 commands (need `rosbags`: the `ros` extra).
+
+`occle_core.cli.main` adds these commands when occle_ros is installed next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    register_to_bag(subparsers)
+    register_bag_eval(subparsers)
+
+
+def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "to-bag",
+        help="write a SemanticKITTI-format sequence as a rosbag2 (PointCloud2, Image, TF)",
+        description=(
+            "Turn a SemanticKITTI-format sequence (real or `occle synth`) into a rosbag2 with "
+            "PointCloud2, Image (or CompressedImage) + CameraInfo per camera, /tf (odom -> "
+            "LiDAR from poses.txt) and /tf_static (LiDAR -> camera), stamped from times.txt. "
+            "Play it with `ros2 bag play` against the node, or replay it with `occle bag-eval`."
+        ),
+    )
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset root")
+    parser.add_argument("--sequence", required=True, metavar="XX")
+    parser.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    parser.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
+    parser.add_argument("--compressed", action="store_true", help="jpeg CompressedImage topics")
+    parser.add_argument("--frames", type=int, nargs="+", help="only these scans")
+    parser.add_argument("--distro", choices=["humble", "jazzy"], default="humble")
+    parser.set_defaults(func=run_to_bag)
+
+
+def run_to_bag(args: argparse.Namespace) -> int:
+    from occle_ros.bag.to_bag import write_sequence_bag
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rto-bag: {done}/{total} scans", end="", file=sys.stderr, flush=True)
+
+    try:
+        out = write_sequence_bag(
+            args.dataset,
+            args.sequence,
+            args.out,
+            storage=args.storage,
+            compressed=args.compressed,
+            frames=args.frames,
+            distro=args.distro,
+            progress=progress,
+        )
+    except FileExistsError as error:
+        print(f"\noccle to-bag: error: {error}", file=sys.stderr)
+        return 2
+    print(f"\nwrote {out}")
+    return 0
+
+
+def register_bag_eval(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bag-eval",
+        help="replay a rosbag2 through the node's pipeline: outputs, frames/s, latency, scores",
+        description=(
+            "Read a sqlite3 or mcap rosbag2, take extrinsics from /tf_static and /tf, pair the "
+            "camera and LiDAR messages as the node does, run the model, print frames/s and "
+            "per-stage latency, score against SemanticKITTI-format ground truth (--gt) and "
+            "write SemanticOccupancy, MarkerArray and voxel clouds to an mcap (--out) that "
+            "Foxglove and RViz open."
+        ),
+    )
+    parser.add_argument("bag", type=Path, help="rosbag2 folder or .mcap file")
+    parser.add_argument("--checkpoint", required=True, help="OccLE checkpoint (.pt)")
+    parser.add_argument(
+        "--config", default="", help="model configuration; must match the checkpoint's"
+    )
+    parser.add_argument(
+        "--params", type=Path, help="node parameter file (default: the shipped config/occle.yaml)"
+    )
+    parser.add_argument("--image-topic", nargs="+", help="image topic per camera")
+    parser.add_argument("--camera-info-topic", nargs="+", help="CameraInfo topic per camera")
+    parser.add_argument("--cloud-topic", help="PointCloud2 topic")
+    parser.add_argument("--gt", type=Path, help="dataset root with voxel ground truth")
+    parser.add_argument("--gt-sequence", help="its sequence (default: named in the bag)")
+    parser.add_argument("--out", type=Path, help="mcap bag of the outputs to create")
+    parser.add_argument("--with-inputs", action="store_true", help="copy inputs and TF to --out")
+    parser.add_argument("--device", help="override model.device (auto, cpu, cuda[:N])")
+    parser.add_argument("--scans", type=int, help="override input.scans")
+    parser.add_argument("--json", type=Path, help="write the report as JSON")
+    parser.set_defaults(func=run_bag_eval)
+
+
+def run_bag_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from occle_core.eval.report import format_table, report_dict
+    from occle_ros.bag.replay import replay_bag
+    from occle_ros.pipeline.config import load_node_config, shipped_node_params
+    from occle_ros.pipeline.model_runner import ModelRunner
+
+    config = load_node_config(args.params or shipped_node_params())
+    model = config.model
+    if args.device:
+        model = dataclasses.replace(model, device=args.device)
+    config = dataclasses.replace(config, model=model)
+    if args.scans:
+        config = dataclasses.replace(
+            config, input=dataclasses.replace(config.input, scans=args.scans)
+        )
+    runner = ModelRunner.from_checkpoint(args.checkpoint, args.config, model.device, model.amp)
+    overrides = {
+        "cloud": args.cloud_topic,
+        "images": args.image_topic,
+        "camera_infos": args.camera_info_topic,
+    }
+
+    def progress(frames: int) -> None:
+        print(f"\rbag-eval: {frames} frames", end="", file=sys.stderr, flush=True)
+
+    report = replay_bag(
+        args.bag,
+        runner,
+        config,
+        overrides,
+        args.gt,
+        args.gt_sequence,
+        args.out,
+        args.with_inputs,
+        progress,
+    )
+    print(file=sys.stderr)
+    print(
+        f"{report.frames} frames in {report.wall_seconds:.1f} s: "
+        f"{report.frames_per_second:.2f} frames/s ({runner.device}); "
+        f"{report.skipped} skipped, {report.unsynced} unpaired messages"
+    )
+    from occle_ros.pipeline.latency import format_summary
+
+    print(format_summary(report.latency))
+    result: dict[str, object] = {
+        "frames": report.frames,
+        "skipped": report.skipped,
+        "unsynced": report.unsynced,
+        "frames_per_second": report.frames_per_second,
+        "device": str(runner.device),
+        "latency": report.latency,
+    }
+    if report.scores is not None:
+        print(f"scored {len(report.scored_frames)} frames with ground truth")
+        print(format_table(report.scores))
+        result["scores"] = report_dict(report.scores)
+    if args.out:
+        print(f"wrote {args.out}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0

@@ -1,0 +1,165 @@
+"""Synchronised ROS messages -> an OccLE `Frame` in the model's grid frame."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from occle_core.frame import Frame
+from occle_core.geometry.camera import CameraModel
+from occle_core.geometry.transforms import invert_rigid, transform_points
+from occle_ros.conversions.camera import camera_info_to_intrinsics
+from occle_ros.conversions.image import compressed_to_array, image_to_array
+from occle_ros.conversions.pointcloud import cloud_to_array
+from occle_ros.errors import MessageError
+from occle_ros.messages import stamp_to_ns
+
+#: (target frame, source frame, stamp ns) -> (4, 4) target_from_source; raises LookupError.
+TransformLookup = Callable[[str, str, int], NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class SensorTopics:
+    """Names of the synchronised inputs (topics, for messages and errors)."""
+
+    cloud: str
+    images: tuple[str, ...]
+    camera_infos: tuple[str, ...]
+    compressed: bool = False
+
+
+class FrameAssembler:
+    """Builds Frames from one synchronised set of messages.
+
+    Args:
+        grid_frame: the TF frame the model's grid is defined in (points and cameras are
+            expressed in it).
+        topics: input topic names.
+        lookup: TF lookup at a stamp (raises LookupError when it has no answer).
+        cam_from_lidar: fallback (4, 4) extrinsic per camera, used when TF has no answer.
+        scans: scans aggregated per frame (past scans moved through `fixed_frame`).
+        fixed_frame: world-fixed TF frame for aggregation.
+        intensity_field, intensity_scale: how to read intensities.
+    """
+
+    def __init__(
+        self,
+        grid_frame: str,
+        topics: SensorTopics,
+        lookup: TransformLookup,
+        cam_from_lidar: Sequence[NDArray[np.float64]] = (),
+        scans: int = 1,
+        fixed_frame: str = "odom",
+        intensity_field: str = "intensity",
+        intensity_scale: float = 1.0,
+    ):
+        self.grid_frame = grid_frame
+        self.topics = topics
+        self.lookup = lookup
+        self.cam_from_lidar = list(cam_from_lidar)
+        self.scans = scans
+        self.fixed_frame = fixed_frame
+        self.intensity_field = intensity_field
+        self.intensity_scale = intensity_scale
+        #: (world_from_grid, points in the grid frame) of past scans, newest last.
+        self._history: deque[tuple[NDArray[np.float64], NDArray[np.float32]]] = deque(
+            maxlen=max(scans - 1, 0)
+        )
+        self.used_fallback_extrinsics = 0
+        self.single_scan_fallbacks = 0
+
+    def _cloud(self, message: Any, stamp_ns: int) -> NDArray[np.float32]:
+        points = cloud_to_array(message, self.topics.cloud, self.intensity_field)
+        if len(points) == 0:
+            raise MessageError(
+                self.topics.cloud, "PointCloud2", "no finite point", "a non-empty cloud"
+            )
+        source = str(message.header.frame_id).lstrip("/")
+        points = points.copy() if not points.flags.writeable else points
+        if self.intensity_scale != 1.0:
+            points[:, 3] *= self.intensity_scale
+        if source and source != self.grid_frame:
+            grid_from_cloud = self.lookup(self.grid_frame, source, stamp_ns)
+            points[:, :3] = transform_points(grid_from_cloud, points[:, :3])
+        return points
+
+    def _aggregate(
+        self, points: NDArray[np.float32], stamp_ns: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        if self.scans == 1:
+            return points, np.eye(4)
+        try:
+            world_from_grid = self.lookup(self.fixed_frame, self.grid_frame, stamp_ns)
+        except LookupError:
+            # No odometry: use this scan alone and forget the history (it cannot be aligned).
+            self.single_scan_fallbacks += 1
+            self._history.clear()
+            return points, np.eye(4)
+        grid_from_world = invert_rigid(world_from_grid)
+        parts = []
+        for past_pose, past_points in self._history:
+            moved = past_points.copy()
+            moved[:, :3] = transform_points(grid_from_world @ past_pose, past_points[:, :3])
+            parts.append(moved)
+        self._history.append((world_from_grid, points))
+        return np.concatenate([*parts, points]), world_from_grid
+
+    def _camera(
+        self, index: int, image: Any, info: Any, stamp_ns: int
+    ) -> tuple[NDArray[np.uint8], CameraModel]:
+        image_topic, info_topic = self.topics.images[index], self.topics.camera_infos[index]
+        pixels = (
+            compressed_to_array(image, image_topic)
+            if self.topics.compressed
+            else image_to_array(image, image_topic)
+        )
+        intrinsics = camera_info_to_intrinsics(info, info_topic)
+        if pixels.shape[:2] != (intrinsics.height, intrinsics.width):
+            raise MessageError(
+                image_topic,
+                "Image.width/height",
+                f"{pixels.shape[1]}x{pixels.shape[0]} but {info_topic} says "
+                f"{intrinsics.width}x{intrinsics.height}",
+                "the CameraInfo's size",
+            )
+        frame = intrinsics.frame_id.lstrip("/") or str(image.header.frame_id).lstrip("/")
+        try:
+            cam_from_grid = self.lookup(frame, self.grid_frame, stamp_ns)
+        except LookupError as error:
+            if index >= len(self.cam_from_lidar):
+                raise LookupError(
+                    f"camera {index} ({image_topic}): no transform {self.grid_frame} -> {frame} "
+                    f"({error}) and no tf.cam_from_lidar fallback"
+                ) from None
+            cam_from_grid = self.cam_from_lidar[index]
+            self.used_fallback_extrinsics += 1
+        camera = CameraModel(
+            frame or f"camera{index}",
+            intrinsics.intrinsics,
+            cam_from_grid,
+            intrinsics.width,
+            intrinsics.height,
+        )
+        return pixels, camera
+
+    def assemble(self, cloud: Any, images: Sequence[Any], infos: Sequence[Any]) -> Frame:
+        """One Frame from a LiDAR cloud and, per camera, an image and its CameraInfo.
+
+        Raises:
+            MessageError: a malformed message.
+            LookupError: a transform that neither TF nor the fallback provides.
+        """
+        stamp_ns = stamp_to_ns(cloud.header.stamp)
+        points = self._cloud(cloud, stamp_ns)
+        pixels, cameras = [], []
+        for index, (image, info) in enumerate(zip(images, infos, strict=True)):
+            image_pixels, camera = self._camera(index, image, info, stamp_ns)
+            pixels.append(image_pixels)
+            cameras.append(camera)
+        points, pose = self._aggregate(points, stamp_ns)
+        return Frame(points, pixels, cameras, pose, stamp_ns * 1e-9, str(stamp_ns))

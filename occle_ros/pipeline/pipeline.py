@@ -1,0 +1,181 @@
+"""One synchronised set of messages in, the output messages out: the logic of the node and of
+`occle bag-eval`, with no rclpy import."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from occle_core.occupancy import OccupancyGrid
+from occle_core.viz.palette import class_colors
+from occle_ros.conversions.markers import grid_to_cloud, grid_to_markers
+from occle_ros.conversions.occupancy import grid_to_message
+from occle_ros.errors import MessageError
+from occle_ros.messages import MessageFactory, stamp_to_ns
+from occle_ros.pipeline.config import NodeConfig
+from occle_ros.pipeline.frames import FrameAssembler, SensorTopics, TransformLookup
+from occle_ros.pipeline.latency import LatencyStats
+from occle_ros.pipeline.model_runner import ModelRunner
+
+
+class Logger(Protocol):
+    """What the pipeline logs through (Python's logging.Logger and rclpy's logger fit)."""
+
+    def info(self, message: str) -> Any: ...
+    def warning(self, message: str) -> Any: ...
+    def error(self, message: str) -> Any: ...
+
+
+@dataclass
+class PipelineOutput:
+    """Result of one frame.
+
+    Attributes:
+        grid: the predicted occupancy.
+        occupancy: SemanticOccupancy message.
+        markers: MarkerArray, or None when off.
+        voxels: PointCloud2 of occupied voxel centres, or None when off.
+        timings: stage -> seconds (convert, inference, encode, processing).
+    """
+
+    grid: OccupancyGrid
+    occupancy: Any
+    markers: Any | None
+    voxels: Any | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineCounters:
+    frames: int = 0
+    skipped: int = 0
+    last_error: str = ""
+
+
+def cloud_key() -> str:
+    return "cloud"
+
+
+def image_key(index: int) -> str:
+    return f"image{index}"
+
+
+def info_key(index: int) -> str:
+    return f"info{index}"
+
+
+def sync_inputs(num_cameras: int) -> list[str]:
+    """Names of the synchroniser inputs for `num_cameras` cameras."""
+    names = [cloud_key()]
+    for i in range(num_cameras):
+        names += [image_key(i), info_key(i)]
+    return names
+
+
+class OccupancyPipeline:
+    """Messages -> Frame -> model -> OccupancyGrid -> output messages.
+
+    Args:
+        runner: the model.
+        config: node parameters.
+        factory: builds the output messages (rclpy or rosbags classes).
+        lookup: TF lookup at a stamp.
+        logger: where skips and warnings go.
+    """
+
+    def __init__(
+        self,
+        runner: ModelRunner,
+        config: NodeConfig,
+        factory: MessageFactory,
+        lookup: TransformLookup,
+        logger: Logger | None = None,
+    ):
+        self.runner = runner
+        self.config = config
+        self.factory = factory
+        self.logger: Logger = logger or logging.getLogger("occle_ros")
+        num_cameras = len(config.topics.images)
+        if num_cameras != runner.config.num_cameras:
+            raise ValueError(
+                f"topics.images lists {num_cameras} camera(s), the model expects "
+                f"{runner.config.num_cameras}"
+            )
+        values = np.asarray(config.tf.cam_from_lidar, dtype=np.float64)
+        self.assembler = FrameAssembler(
+            grid_frame=runner.config.grid.frame_id,
+            topics=SensorTopics(
+                config.topics.cloud,
+                config.topics.images,
+                config.topics.camera_infos,
+                config.topics.compressed,
+            ),
+            lookup=lookup,
+            cam_from_lidar=list(values.reshape(-1, 4, 4)) if values.size else [],
+            scans=config.input.scans,
+            fixed_frame=config.tf.fixed_frame,
+            intensity_field=config.input.intensity_field,
+            intensity_scale=config.input.intensity_scale,
+        )
+        self.colors = class_colors(runner.class_names)
+        self.latency = LatencyStats()
+        self.counters = PipelineCounters()
+
+    def process(self, messages: dict[str, Any]) -> PipelineOutput | None:
+        """Run one synchronised set ({input name: message}, see `sync_inputs`).
+
+        A malformed message or a missing transform is logged and the set skipped (None);
+        nothing raised by the inputs escapes.
+        """
+        started = time.perf_counter()
+        cameras = range(len(self.config.topics.images))
+        cloud = messages[cloud_key()]
+        try:
+            frame = self.assembler.assemble(
+                cloud,
+                [messages[image_key(i)] for i in cameras],
+                [messages[info_key(i)] for i in cameras],
+            )
+        except (MessageError, LookupError, ValueError) as error:
+            self.counters.skipped += 1
+            self.counters.last_error = str(error)
+            self.logger.warning(f"skipped a frame: {error}")
+            return None
+        converted = time.perf_counter()
+        prediction = self.runner.predict(frame, self.config.output.confidence)
+        inferred = time.perf_counter()
+        stamp_ns = stamp_to_ns(cloud.header.stamp)
+        grid = self.runner.grid(prediction, stamp_ns * 1e-9, frame.frame_id)
+        output = self.encode(grid, stamp_ns)
+        done = time.perf_counter()
+        output.timings = {
+            "convert": converted - started,
+            "inference": inferred - converted,
+            "encode": done - inferred,
+            "processing": done - started,
+        }
+        for stage, seconds in output.timings.items():
+            self.latency.record(stage, seconds)
+        self.counters.frames += 1
+        return output
+
+    def encode(self, grid: OccupancyGrid, stamp_ns: int) -> PipelineOutput:
+        """The output messages of a grid."""
+        out = self.config.output
+        topics = self.config.topics
+        occupancy = grid_to_message(self.factory, grid, out.encoding, stamp_ns)
+        markers = None
+        if topics.markers:
+            markers = grid_to_markers(self.factory, grid, self.colors, stamp_ns, out.max_markers)
+        voxels = grid_to_cloud(self.factory, grid, stamp_ns) if topics.voxels else None
+        return PipelineOutput(grid, occupancy, markers, voxels)
+
+
+def camera_topics(config: NodeConfig) -> Sequence[tuple[str, str]]:
+    """(image topic, camera info topic) per camera."""
+    return list(zip(config.topics.images, config.topics.camera_infos, strict=True))
