@@ -25,7 +25,11 @@ setup(
     # Model and training configurations, found by name (`--config occle_tiny`) through
     # occle_core.config_files.
     data_files=[
-        ("share/occle/config/models", sorted(str(p) for p in Path("config/models").glob("*.yaml")))
+        ("share/occle/config/models", sorted(str(p) for p in Path("config/models").glob("*.yaml"))),
+        ("share/occle/config/train", sorted(str(p) for p in Path("config/train").glob("*.yaml"))),
+        ("share/occle/config", ["config/occle.yaml"]),
+        # The message definitions: `rosbags` registers them for bag files without ROS.
+        ("share/occle_ros/msg", sorted(str(p) for p in Path("msg").glob("*.msg"))),
     ],
     install_requires=[
         "numpy>=1.24",
@@ -53,6 +57,8 @@ setup(
             "transformers>=5.0",
             "tensorboard>=2.14",
         ],
+        # rosbag2 tools without a ROS install: `occle to-bag`, `occle bag-eval`.
+        "ros": ["rosbags>=0.10"],
         # TensorBoard event files in training runs (metrics.jsonl is always written).
         "train": ["tensorboard>=2.14"],
         # Pseudo labels from real foundation models (local checkpoints): `occle pseudo-label

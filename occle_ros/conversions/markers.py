@@ -26,6 +26,40 @@ def decimate(indices: NDArray[np.int64], cap: int) -> NDArray[np.int64]:
     return indices[keep]
 
 
+class VoxelPointCache:
+    """geometry_msgs/Point of voxel centres, built once per voxel and reused across frames.
+
+    Building a Point object costs about 1.5 us in Python: 20k cubes would take 30 ms per frame.
+    Occupied voxels change little between frames, so the node keeps their Points (messages are
+    serialised right after they are built and never mutated, so sharing is safe).
+
+    Args:
+        factory: builds the Points.
+        capacity: cached voxels before the cache is emptied (about 100 bytes each).
+    """
+
+    def __init__(self, factory: MessageFactory, capacity: int = 300_000):
+        self.factory = factory
+        self.capacity = capacity
+        self._points: dict[int, Any] = {}
+        self._grid: object = None
+
+    def points(self, grid: OccupancyGrid, indices: NDArray[np.int64]) -> list[Any]:
+        """Points of the centres of flat voxel `indices` of `grid`."""
+        if grid.grid != self._grid or len(self._points) > self.capacity:
+            self._points, self._grid = {}, grid.grid
+        cache = self._points
+        flat = indices.tolist()
+        missing = [i for i in flat if i not in cache]
+        if missing:
+            spec = grid.grid
+            centers = spec.centers_of(spec.unravel(np.asarray(missing))).astype(np.float64)
+            new = self.factory.new
+            for index, (x, y, z) in zip(missing, centers.tolist(), strict=True):
+                cache[index] = new("geometry_msgs/msg/Point", x=x, y=y, z=z)
+        return [cache[i] for i in flat]
+
+
 def grid_to_markers(
     factory: MessageFactory,
     grid: OccupancyGrid,
@@ -34,6 +68,7 @@ def grid_to_markers(
     max_cubes: int = 20_000,
     namespace: str = "occle",
     alpha: float = 1.0,
+    cache: VoxelPointCache | None = None,
 ) -> Any:
     """Occupied voxels as a MarkerArray for RViz.
 
@@ -44,12 +79,13 @@ def grid_to_markers(
     Args:
         colors: (num_classes, 3) uint8 RGB per class.
         max_cubes: total cube cap; above it the voxels are decimated evenly (0 = no cap).
+        cache: reuse voxel-centre Points across calls (the node and replay keep one).
     """
     spec = grid.grid
     flat = grid.labels.reshape(-1)
     occupied = decimate(grid.occupied_indices(), max_cubes)
     labels = flat[occupied]
-    centers = spec.centers_of(spec.unravel(occupied)).astype(np.float64)
+    points = (cache or VoxelPointCache(factory)).points(grid, occupied)
     head = header(factory, stamp_ns, spec.frame_id)
     markers = [
         factory.new("visualization_msgs/msg/Marker", header=head, ns=namespace, action=DELETEALL)
@@ -64,7 +100,6 @@ def grid_to_markers(
         y=spec.voxel_size[1],
         z=spec.voxel_size[2],
     )
-    point_type = "geometry_msgs/msg/Point"
     order = np.argsort(labels, kind="stable")
     boundaries = np.flatnonzero(np.diff(labels[order])) + 1
     for group in np.split(order, boundaries) if len(order) else []:
@@ -82,9 +117,7 @@ def grid_to_markers(
                 pose=identity,
                 scale=scale,
                 color=factory.new("std_msgs/msg/ColorRGBA", r=r, g=g, b=b, a=float(alpha)),
-                points=[
-                    factory.new(point_type, x=x, y=y, z=z) for x, y, z in centers[group].tolist()
-                ],
+                points=[points[i] for i in group.tolist()],
             )
         )
     return factory.new("visualization_msgs/msg/MarkerArray", markers=markers)

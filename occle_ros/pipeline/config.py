@@ -125,7 +125,11 @@ class QosParams:
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """Every parameter of the occle node (see config/occle.yaml and the README table)."""
+    """Every parameter of the occle node (see config/occle.yaml and the README table).
+
+    Attributes:
+        diagnostics_period: seconds between /diagnostics messages.
+    """
 
     model: ModelParams = field(default_factory=ModelParams)
     topics: TopicParams = field(default_factory=TopicParams)

@@ -13,7 +13,7 @@ import numpy as np
 
 from occle_core.occupancy import OccupancyGrid
 from occle_core.viz.palette import class_colors
-from occle_ros.conversions.markers import grid_to_cloud, grid_to_markers
+from occle_ros.conversions.markers import VoxelPointCache, grid_to_cloud, grid_to_markers
 from occle_ros.conversions.occupancy import grid_to_message
 from occle_ros.errors import MessageError
 from occle_ros.messages import MessageFactory, stamp_to_ns
@@ -123,6 +123,7 @@ class OccupancyPipeline:
             intensity_scale=config.input.intensity_scale,
         )
         self.colors = class_colors(runner.class_names)
+        self.marker_points = VoxelPointCache(factory)
         self.latency = LatencyStats()
         self.counters = PipelineCounters()
 
@@ -171,7 +172,9 @@ class OccupancyPipeline:
         occupancy = grid_to_message(self.factory, grid, out.encoding, stamp_ns)
         markers = None
         if topics.markers:
-            markers = grid_to_markers(self.factory, grid, self.colors, stamp_ns, out.max_markers)
+            markers = grid_to_markers(
+                self.factory, grid, self.colors, stamp_ns, out.max_markers, cache=self.marker_points
+            )
         voxels = grid_to_cloud(self.factory, grid, stamp_ns) if topics.voxels else None
         return PipelineOutput(grid, occupancy, markers, voxels)
 

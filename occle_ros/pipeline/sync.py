@@ -72,6 +72,8 @@ class ApproximateTimeSync:
             while len(queue) > self.queue_size:
                 del queue[min(queue)]
                 self.stats.overflow += 1
+            if stamp_ns not in queue:  # it was the oldest of a full queue (found by hypothesis)
+                return False
             found = self._match(name, stamp_ns)
             if found is None:
                 return False
