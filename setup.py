@@ -56,9 +56,13 @@ setup(
             # The foundation-model adapters are tested with tiny random models.
             "transformers>=5.0",
             "tensorboard>=2.14",
+            # A KITTI-raw -> mcap converter we did not write, replayed by a test.
+            "kitti2mcap>=0.1",
         ],
         # rosbag2 tools without a ROS install: `occle to-bag`, `occle bag-eval`.
         "ros": ["rosbags>=0.10"],
+        # Convert drives written by `occle kitti-raw` (or real KITTI raw drives) to mcap.
+        "kitti-raw": ["kitti2mcap>=0.1"],
         # TensorBoard event files in training runs (metrics.jsonl is always written).
         "train": ["tensorboard>=2.14"],
         # Pseudo labels from real foundation models (local checkpoints): `occle pseudo-label
