@@ -17,6 +17,7 @@ pytest.importorskip("rosbags", reason="rosbags (dev extra) missing")
 from occle_core.cli.main import main
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
+from occle_core.errors import DataFormatError
 from occle_core.infer import predict_frames
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
@@ -191,3 +192,17 @@ def bag_dataset(bag: Path) -> Path:
 def test_shipped_parameter_file_is_the_default_configuration():
     assert load_node_config(shipped_node_params()) == NodeConfig()
     assert dataclasses.asdict(NodeConfig())["input"]["scans"] == 3
+
+
+def test_corrupted_and_incomplete_bags_give_clear_errors(
+    bag: Path, checkpoint: Path, tmp_path, capsys
+):
+    corrupted = tmp_path / "corrupted.mcap"
+    mcap = next(bag.glob("*.mcap"))
+    corrupted.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 3])
+    code = main(["bag-eval", str(corrupted), "--checkpoint", str(checkpoint), "--device", "cpu"])
+    assert code == 2
+    assert "corrupted.mcap: not a readable rosbag2" in capsys.readouterr().err
+    runner = ModelRunner.from_checkpoint(str(checkpoint), device="cpu")
+    with pytest.raises(DataFormatError, match=r"no camera info topic '/nowhere'"):
+        replay_bag(bag, runner, NodeConfig(), topics={"camera_infos": ["/nowhere"]})
