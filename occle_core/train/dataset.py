@@ -74,6 +74,8 @@ class OccupancyDataset:
             missing file when they are absent.
         evidence: trace the LiDAR rays for occupied/free evidence (training only; validation
             gets an all-unknown grid and skips the cost).
+        free_space: also trace full-resolution free space (`TrainingSample.free_space`, for
+            `objective.final_free`).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class OccupancyDataset:
         key_frames_only: bool = False,
         pseudo_labels: bool = True,
         evidence: bool = True,
+        free_space: bool = False,
     ):
         if scans < 1:
             raise ValueError(f"scans={scans}, expected >= 1")
@@ -94,6 +97,7 @@ class OccupancyDataset:
         self.budget = budget
         self.pseudo_labels = pseudo_labels
         self.evidence = evidence
+        self.free_space = free_space
         self.fusion_grid = config.fusion_grid()
         opened = [SemanticKittiSequence(root, name) for name in sequences]
         self.sequences = {sequence.sequence: sequence for sequence in opened}
@@ -143,10 +147,11 @@ class OccupancyDataset:
             ref_from_world = invert_rigid(frame.pose)
             origins = np.stack([(ref_from_world @ sequence.poses[i])[:3, 3] for i in history])
             evidence = lidar_evidence(frame.points, origins, aggregated.source, self.fusion_grid)
-            fine = lidar_evidence(
-                frame.points, origins, aggregated.source, self.config.grid, clearance=(1, 1, 0)
-            )
-            free_space = fine == FREE
+            if self.free_space:
+                fine = lidar_evidence(
+                    frame.points, origins, aggregated.source, self.config.grid, clearance=(1, 1, 0)
+                )
+                free_space = fine == FREE
         return TrainingSample(
             key, frame, labels, truth, image_pseudo, point_pseudo, evidence, free_space
         )

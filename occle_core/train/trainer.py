@@ -120,6 +120,8 @@ class Trainer:
             data.scans,
             key_frames_only=data.frames == "key",
             pseudo_labels=data.pseudo_labels,
+            # Full-resolution free space costs a second ray trace per sample: only when used.
+            free_space=config.objective.final_free > 0,
         )
         self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
         self.train_set.budget = self.budget

@@ -9,7 +9,7 @@ import torch
 
 from occle_core.errors import DataFormatError
 from occle_core.geometry.grid import GridSpec
-from occle_core.geometry.raytrace import FREE, OCCUPIED, UNKNOWN, lidar_evidence
+from occle_core.geometry.raytrace import FREE, OCCUPIED, UNKNOWN, dilate, lidar_evidence
 from occle_core.train.batch import block_occupancy
 from occle_core.train.config import load_train_config
 from occle_core.train.objective import semi_supervised_targets
@@ -38,6 +38,30 @@ def test_lidar_evidence_marks_returns_occupied_and_the_beam_free():
     assert (evidence[0:7, 1, 1] == FREE).all() and evidence[8, 1, 1] == OCCUPIED
     away = lidar_evidence(np.array([[-30.0, 1.5, 1.5, 0]]), behind, np.array([0]), grid)
     assert (away == UNKNOWN).all()
+
+
+def test_clearance_keeps_free_space_away_from_returns():
+    """A beam grazing along a row next to a surface: with clearance (1, 1, 0) the voxels
+    beside the returns stay unknown, those further away stay free."""
+    grid = GridSpec((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (10, 4, 1))
+    origin = np.array([[0.5, 1.5, 0.5], [0.5, 0.5, 0.5]])
+    points = np.array([[9.5, 1.5, 0.5, 0.0], [4.5, 0.5, 0.5, 0.0]])  # beam along y=1; hit at y=0
+    plain = lidar_evidence(points, origin, np.array([0, 1]), grid)
+    clear = lidar_evidence(points, origin, np.array([0, 1]), grid, clearance=(1, 1, 0))
+    assert (plain[0:8, 1, 0] == FREE).all()
+    assert (clear[3:6, 1, 0] == UNKNOWN).all()  # next to the return at (4, 0)
+    assert (clear[0:3, 1, 0] == FREE).all() and (clear[6:8, 1, 0] == FREE).all()
+    assert clear[4, 0, 0] == OCCUPIED and clear[9, 1, 0] == OCCUPIED
+
+
+def test_dilate_grows_per_axis():
+    mask = np.zeros((5, 5, 3), bool)
+    mask[2, 2, 1] = True
+    grown = dilate(mask, (1, 2, 0))
+    assert grown.sum() == 3 * 5 * 1
+    assert grown[1:4, 0:5, 1].all() and not grown[:, :, 0].any()
+    with pytest.raises(ValueError, match="radius"):
+        dilate(mask, (-1, 0, 0))
 
 
 def test_block_occupancy():

@@ -218,3 +218,21 @@ def test_training_with_augmentations(dataset: Path, micro_model: Path, tmp_path)
     result = Trainer(config, tmp_path / "run", checkpoint_every=0).fit()
     losses = [r for r in result.history if "total" in r]
     assert len(losses) == 2 and all(np.isfinite(r["total"]) for r in losses)
+
+
+def test_final_free_term_trains_on_lidar_free_space(dataset: Path, micro_model: Path, tmp_path):
+    config = _config(
+        dataset,
+        micro_model,
+        "epochs=1",
+        "data.val_sequences=[]",
+        "objective.final_free=0.5",
+        "augment.flip_y=true",
+    )
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    sample = trainer.train_set[0]
+    assert sample.free_space is not None and sample.free_space.shape == (64, 64, 8)
+    assert 0 < sample.free_space.mean() < 0.5
+    result = trainer.fit()
+    terms = [r["final_free"] for r in result.history if "final_free" in r]
+    assert len(terms) == 2 and all(np.isfinite(terms)) and max(terms) > 0
