@@ -32,9 +32,9 @@ from occle_ros.pipeline.config import NodeConfig, node_config_from_parameters, p
 from occle_ros.pipeline.descriptions import parameter_descriptions
 from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
+    CLOUD_KEY,
     OccupancyPipeline,
     PipelineOutput,
-    cloud_key,
     image_key,
     info_key,
 )
@@ -184,7 +184,7 @@ class OccleNode(Node):
             with self._lock:
                 self.idle_frames += 1  # no inference without subscribers
             return
-        messages = {cloud_key(): cloud}
+        messages = {CLOUD_KEY: cloud}
         for index in range(len(cameras) // 2):
             messages[image_key(index)] = cameras[2 * index]
             messages[info_key(index)] = cameras[2 * index + 1]
@@ -211,7 +211,7 @@ class OccleNode(Node):
         if output is None:
             return
         self._publish(output)
-        stamp_ns = stamp_to_ns(messages[cloud_key()].header.stamp)
+        stamp_ns = stamp_to_ns(messages[CLOUD_KEY].header.stamp)
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self.pipeline.latency.record("stamp_to_publish", latency)
         self.processing_pub.publish(self._float(data=output.timings["processing"] * 1e3))

@@ -34,22 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from occle_core.cli.progress import sequence_progress
-    from occle_core.errors import DataFormatError
     from occle_core.infer import infer_sequences
-    from occle_core.model.checkpoint import load_checkpoint
-    from occle_core.model.config import load_model_config
+    from occle_core.model.checkpoint import check_model_config, load_checkpoint
     from occle_core.train.trainer import resolve_device
 
     device = resolve_device(args.device)
     model, _ = load_checkpoint(args.checkpoint, device)
     if args.config is not None:
-        expected = load_model_config(args.config)
-        if expected != model.config:
-            raise DataFormatError(
-                args.checkpoint,
-                f"holds model {model.config.name!r}, which differs from --config {args.config}",
-                "the configuration the checkpoint was trained with (or no --config)",
-            )
+        check_model_config(args.checkpoint, model.config, args.config)
     show = sequence_progress("predicting")
     written = infer_sequences(
         model,

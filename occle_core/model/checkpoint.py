@@ -22,7 +22,7 @@ import torch
 from occle_core.errors import DataFormatError
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.model.build import build_model
-from occle_core.model.config import OccLEConfig
+from occle_core.model.config import OccLEConfig, load_model_config
 from occle_core.model.occle import OccLE
 from occle_core.typed_config import from_mapping, to_mapping
 
@@ -102,3 +102,26 @@ def without_image_weights(config: OccLEConfig) -> OccLEConfig:
         config.geometric, image=dataclasses.replace(config.geometric.image, weights=None)
     )
     return dataclasses.replace(config, semantic=semantic, geometric=geometric)
+
+
+def check_model_config(
+    checkpoint: str | os.PathLike[str], model_config: OccLEConfig, name_or_path: str
+) -> None:
+    """A model configuration named next to a checkpoint must be the one inside it.
+
+    Raises:
+        DataFormatError: naming the checkpoint, the configuration and the differing fields.
+    """
+    expected = load_model_config(name_or_path)
+    if expected != model_config:
+        differing = [
+            f.name
+            for f in dataclasses.fields(OccLEConfig)
+            if getattr(expected, f.name) != getattr(model_config, f.name)
+        ]
+        raise DataFormatError(
+            checkpoint,
+            f"holds model {model_config.name!r}, which differs from config {name_or_path} "
+            f"in {differing}",
+            "the configuration the checkpoint was trained with (or no config)",
+        )

@@ -3,6 +3,7 @@ latency, scores against ground truth, and an mcap of the outputs for Foxglove/RV
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -23,9 +24,9 @@ from occle_ros.messages import stamp_to_ns, typestore
 from occle_ros.pipeline.config import NodeConfig
 from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
+    CLOUD_KEY,
     OccupancyPipeline,
     PipelineOutput,
-    cloud_key,
     image_key,
     info_key,
     sync_inputs,
@@ -204,53 +205,40 @@ def replay_bag(
             overrides.get("images"),
             overrides.get("camera_infos"),
         )
-        tf = TransformBuffer()
-        source_info: dict[str, Any] = {}
-        tf_connections = [
-            c for c in reader.connections if c.topic in ("/tf", "/tf_static", SOURCE_TOPIC)
-        ]
-        for connection, _, data in reader.messages(connections=tf_connections):
-            try:
-                message: Any = reader.deserialize(data, connection.msgtype)
-                if connection.topic == SOURCE_TOPIC:
-                    source_info = json.loads(message.data)
-                else:
-                    tf.add_tf_message(message, connection.topic == "/tf_static", connection.topic)
-            except (MessageError, ValueError) as error:
-                print(f"bag-eval: skipped a {connection.topic} message: {error}")
-        lookup = tf.lookup
-        pipeline_config = _with_topics(config, chosen)
-        pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), lookup)
-        ground_truth = None
-        if gt_root is not None:
-            sequence = gt_sequence or source_info.get("sequence")
-            if not sequence:
-                raise DataFormatError(
-                    bag, "no /occle/source message naming the sequence", "--gt-sequence"
-                )
-            ground_truth = GroundTruth(
-                SemanticKittiSequence(gt_root, sequence),
-                int(source_info.get("start_ns", DEFAULT_START_NS)),
-                SSCConfusion(runner.class_names),
-            )
-        writer = _OutputWriter(Path(out), with_inputs) if out is not None else None
-        outputs: list[dict[str, Any]] = []
-        sync = ApproximateTimeSync(
-            sync_inputs(len(chosen.images)),
-            round(config.sync.slop * 1e9),
-            config.sync.queue_size,
-            outputs.append,
-        )
-        names = {chosen.cloud: [cloud_key()]}
-        for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
-            names.setdefault(image, []).append(image_key(i))
-            names.setdefault(info, []).append(info_key(i))
-        inputs = [c for c in reader.connections if c.topic in names]
+        writer = _OutputWriter(Path(out)) if out is not None else None
         try:
+            copy = writer.copy if writer is not None and with_inputs else None
+            tf, source_info = _read_transforms(reader, copy)
+            pipeline_config = _with_topics(config, chosen)
+            pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), tf.lookup)
+            ground_truth = None
+            if gt_root is not None:
+                sequence = gt_sequence or source_info.get("sequence")
+                if not sequence:
+                    raise DataFormatError(
+                        bag, "no /occle/source message naming the sequence", "--gt-sequence"
+                    )
+                ground_truth = GroundTruth(
+                    SemanticKittiSequence(gt_root, sequence),
+                    int(source_info.get("start_ns", DEFAULT_START_NS)),
+                    SSCConfusion(runner.class_names),
+                )
+            outputs: list[dict[str, Any]] = []
+            sync = ApproximateTimeSync(
+                sync_inputs(len(chosen.images)),
+                round(config.sync.slop * 1e9),
+                config.sync.queue_size,
+                outputs.append,
+            )
+            names = {chosen.cloud: [CLOUD_KEY]}
+            for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
+                names.setdefault(image, []).append(image_key(i))
+                names.setdefault(info, []).append(info_key(i))
+            inputs = [c for c in reader.connections if c.topic in names]
             for connection, timestamp, data in reader.messages(connections=inputs):
                 frame_message: Any = reader.deserialize(data, connection.msgtype)
-                if writer is not None and with_inputs:
-                    writer.copy(connection, timestamp, data)
+                if copy is not None:
+                    copy(connection, timestamp, data)
                 for name in names[connection.topic]:
                     sync.add(name, stamp_to_ns(frame_message.header.stamp), frame_message)
                 while outputs:
@@ -262,9 +250,6 @@ def replay_bag(
                     if writer is not None:
                         writer.write(result, timestamp)
                     progress(pipeline.counters.frames)
-            if writer is not None and with_inputs:
-                for connection, timestamp, data in reader.messages(connections=tf_connections):
-                    writer.copy(connection, timestamp, data)
             if writer is not None:
                 writer.close()
                 writer = None
@@ -283,6 +268,28 @@ def replay_bag(
     return report
 
 
+def _read_transforms(
+    reader: Any, copy: Callable[[Any, int, bytes], None] | None
+) -> tuple[TransformBuffer, dict[str, Any]]:
+    """The bag's TF tree (/tf, /tf_static) and its /occle/source description, read once up
+    front (copied to the output bag through `copy` when given)."""
+    tf = TransformBuffer()
+    source_info: dict[str, Any] = {}
+    connections = [c for c in reader.connections if c.topic in ("/tf", "/tf_static", SOURCE_TOPIC)]
+    for connection, timestamp, data in reader.messages(connections=connections):
+        if copy is not None:
+            copy(connection, timestamp, data)
+        try:
+            message: Any = reader.deserialize(data, connection.msgtype)
+            if connection.topic == SOURCE_TOPIC:
+                source_info = json.loads(message.data)
+            else:
+                tf.add_tf_message(message, connection.topic == "/tf_static", connection.topic)
+        except (MessageError, ValueError) as error:
+            print(f"bag-eval: skipped a {connection.topic} message: {error}")
+    return tf, source_info
+
+
 def _factory() -> Any:
     from occle_ros.messages import RosbagsFactory
 
@@ -290,8 +297,6 @@ def _factory() -> Any:
 
 
 def _with_topics(config: NodeConfig, chosen: ReplayTopics) -> NodeConfig:
-    import dataclasses
-
     replay_topics = dataclasses.replace(
         config.topics,
         cloud=chosen.cloud,
@@ -305,7 +310,7 @@ def _with_topics(config: NodeConfig, chosen: ReplayTopics) -> NodeConfig:
 class _OutputWriter:
     """An mcap bag of the outputs, written to `<out>.partial` and renamed when closed."""
 
-    def __init__(self, out: Path, with_inputs: bool):
+    def __init__(self, out: Path):
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         if out.exists():
@@ -321,8 +326,6 @@ class _OutputWriter:
             self.connections[key] = self.writer.add_connection(
                 topic, msgtype, typestore=self.store, offered_qos_profiles=[qos(False)]
             )
-        self.with_inputs = with_inputs
-        self.completed = False
 
     def write(self, output: PipelineOutput, timestamp: int) -> None:
         for key in OUTPUT_TOPICS:

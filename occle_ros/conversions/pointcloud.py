@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -137,6 +138,33 @@ def cloud_to_array(
     return points
 
 
+def _float_fields(factory: MessageFactory, names: Sequence[str]) -> list[Any]:
+    """PointFields of consecutive float32 values named `names`, from offset 0."""
+    return [
+        factory.new("sensor_msgs/msg/PointField", name=n, offset=4 * i, datatype=FLOAT32, count=1)
+        for i, n in enumerate(names)
+    ]
+
+
+def _packed_cloud(
+    factory: MessageFactory, records: NDArray[Any], fields: list[Any], stamp_ns: int, frame_id: str
+) -> Any:
+    """An unorganised little-endian PointCloud2 whose points are the rows of `records`."""
+    step = records.dtype.itemsize * int(np.prod(records.shape[1:]))  # bytes per row
+    return factory.new(
+        "sensor_msgs/msg/PointCloud2",
+        header=header(factory, stamp_ns, frame_id),
+        height=1,
+        width=len(records),
+        fields=fields,
+        is_bigendian=False,
+        point_step=step,
+        row_step=step * len(records),
+        data=np.ascontiguousarray(records).view(np.uint8).reshape(-1),
+        is_dense=True,
+    )
+
+
 def array_to_cloud(
     factory: MessageFactory,
     points: NDArray[np.floating],
@@ -147,22 +175,7 @@ def array_to_cloud(
     PointCloud2 (little endian, height 1)."""
     packed = np.zeros((len(points), 4), dtype="<f4")
     packed[:, : min(points.shape[1], 4)] = points[:, :4]
-    fields = [
-        factory.new("sensor_msgs/msg/PointField", name=n, offset=4 * i, datatype=FLOAT32, count=1)
-        for i, n in enumerate(_FAST_NAMES)
-    ]
-    return factory.new(
-        "sensor_msgs/msg/PointCloud2",
-        header=header(factory, stamp_ns, frame_id),
-        height=1,
-        width=len(packed),
-        fields=fields,
-        is_bigendian=False,
-        point_step=16,
-        row_step=16 * len(packed),
-        data=packed.view(np.uint8).reshape(-1),
-        is_dense=True,
-    )
+    return _packed_cloud(factory, packed, _float_fields(factory, _FAST_NAMES), stamp_ns, frame_id)
 
 
 def labelled_points_cloud(
@@ -186,22 +199,8 @@ def labelled_points_cloud(
     for column, name in enumerate("xyz"):
         packed[name] = xyz[:, column]
     packed["label"] = labels
-    fields = [
-        factory.new("sensor_msgs/msg/PointField", name=n, offset=4 * i, datatype=FLOAT32, count=1)
-        for i, n in enumerate("xyz")
-    ]
+    fields = _float_fields(factory, "xyz")
     fields.append(
         factory.new("sensor_msgs/msg/PointField", name="label", offset=12, datatype=UINT8, count=1)
     )
-    return factory.new(
-        "sensor_msgs/msg/PointCloud2",
-        header=header(factory, stamp_ns, frame_id),
-        height=1,
-        width=len(packed),
-        fields=fields,
-        is_bigendian=False,
-        point_step=16,
-        row_step=16 * len(packed),
-        data=packed.view(np.uint8).reshape(-1),
-        is_dense=True,
-    )
+    return _packed_cloud(factory, packed, fields, stamp_ns, frame_id)

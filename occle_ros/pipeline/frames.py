@@ -80,10 +80,13 @@ class FrameAssembler:
                 self.topics.cloud, "PointCloud2", "no finite point", "a non-empty cloud"
             )
         source = str(message.header.frame_id).lstrip("/")
-        points = points.copy() if not points.flags.writeable else points
+        moved = bool(source) and source != self.grid_frame
+        if (moved or self.intensity_scale != 1.0) and points.base is not None:
+            # A zero-copy view of the message buffer: never scale or move the message itself.
+            points = points.copy()
         if self.intensity_scale != 1.0:
             points[:, 3] *= self.intensity_scale
-        if source and source != self.grid_frame:
+        if moved:
             grid_from_cloud = self.lookup(self.grid_frame, source, stamp_ns)
             points[:, :3] = transform_points(grid_from_cloud, points[:, :3])
         return points

@@ -10,13 +10,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
-from occle_core.model.checkpoint import load_checkpoint
-from occle_core.model.config import OccLEConfig, load_model_config
+from occle_core.model.checkpoint import check_model_config, load_checkpoint
+from occle_core.model.config import OccLEConfig
 from occle_core.model.inputs import PixelMapCache, prepare_inputs
 from occle_core.model.occle import OccLE
 from occle_core.occupancy import OccupancyGrid
+from occle_core.train.trainer import resolve_device as resolve_training_device
 
 logger = logging.getLogger("occle_ros")
 
@@ -27,16 +27,14 @@ def resolve_device(requested: str) -> tuple[torch.device, str | None]:
     "auto" picks CUDA when available; "cuda"/"cuda:N" without CUDA falls back to the CPU with a
     warning (a robot without its GPU should still publish, slowly); anything else is an error.
     """
-    if requested == "cpu":
-        return torch.device("cpu"), None
-    if requested == "auto" or requested.startswith("cuda"):
-        if torch.cuda.is_available():
-            return torch.device("cuda" if requested == "auto" else requested), None
+    if requested != "cpu" and requested != "auto" and not requested.startswith("cuda"):
+        raise ValueError(f"model.device={requested!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
         return torch.device("cpu"), (
             f"model.device={requested}: CUDA is not available, running on the CPU "
             "(expect seconds per frame at full resolution)"
         )
-    raise ValueError(f"model.device={requested!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return resolve_training_device(requested), None
 
 
 def default_class_names(config: OccLEConfig) -> tuple[str, ...]:
@@ -51,21 +49,6 @@ def default_class_names(config: OccLEConfig) -> tuple[str, ...]:
     if config.num_classes == len(OCC3D_CLASS_NAMES) and config.empty_label == OCC3D_FREE:
         return OCC3D_CLASS_NAMES
     return tuple(f"class_{i}" for i in range(config.num_classes))
-
-
-def check_config_matches(config: OccLEConfig, expected: OccLEConfig, source: str) -> None:
-    """A model configuration given next to a checkpoint must describe the same network."""
-    if config != expected:
-        differing = [
-            name
-            for name in OccLEConfig.__dataclass_fields__
-            if getattr(config, name) != getattr(expected, name)
-        ]
-        raise DataFormatError(
-            source,
-            f"differs from the checkpoint's own configuration in {differing}",
-            "the configuration the checkpoint was trained with (or leave it out)",
-        )
 
 
 @dataclass
@@ -105,7 +88,7 @@ class ModelRunner:
             logger.warning(warning)
         model, _ = load_checkpoint(checkpoint, torch_device)
         if config:
-            check_config_matches(load_model_config(config), model.config, config)
+            check_model_config(checkpoint, model.config, config)
         return cls(model, torch_device, amp)
 
     @torch.no_grad()

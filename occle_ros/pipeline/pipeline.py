@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,8 +56,8 @@ class PipelineCounters:
     last_error: str = ""
 
 
-def cloud_key() -> str:
-    return "cloud"
+#: Synchroniser input name of the LiDAR cloud (cameras: `image_key`, `info_key`).
+CLOUD_KEY = "cloud"
 
 
 def image_key(index: int) -> str:
@@ -71,7 +70,7 @@ def info_key(index: int) -> str:
 
 def sync_inputs(num_cameras: int) -> list[str]:
     """Names of the synchroniser inputs for `num_cameras` cameras."""
-    names = [cloud_key()]
+    names = [CLOUD_KEY]
     for i in range(num_cameras):
         names += [image_key(i), info_key(i)]
     return names
@@ -135,7 +134,7 @@ class OccupancyPipeline:
         """
         started = time.perf_counter()
         cameras = range(len(self.config.topics.images))
-        cloud = messages[cloud_key()]
+        cloud = messages[CLOUD_KEY]
         try:
             frame = self.assembler.assemble(
                 cloud,
@@ -177,8 +176,3 @@ class OccupancyPipeline:
             )
         voxels = grid_to_cloud(self.factory, grid, stamp_ns) if topics.voxels else None
         return PipelineOutput(grid, occupancy, markers, voxels)
-
-
-def camera_topics(config: NodeConfig) -> Sequence[tuple[str, str]]:
-    """(image topic, camera info topic) per camera."""
-    return list(zip(config.topics.images, config.topics.camera_infos, strict=True))
