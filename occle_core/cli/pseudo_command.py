@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from occle_core.pseudo.generate import PseudoLabelReport
+from occle_core.pseudo.temporal import TemporalLifting
+from occle_core.pseudo.voxels import VoxelWindow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,9 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pseudo-label",
         help="make 2D pseudo labels for every image and lift them to the LiDAR points",
         description=(
-            "Label every image_2 image of the sequences with aligned 2D pseudo labels, project "
-            "every scan into its own image to label its points, and cache both under "
-            "sequences/XX/pseudo_labels/ (PNG and one uint8 per point). Source 'simulated': "
+            "Label every image_2 image of the sequences with aligned 2D pseudo labels, then "
+            "label every scan's points by a vote of the images of its window of frames (its own "
+            "image 3 times, the others where their LiDAR saw the same surface), then give every "
+            "key frame dense voxel pseudo labels from a window of labelled scans, and cache it "
+            "all under sequences/XX/pseudo_labels/ (PNG, one uint8 per point, .npz grids). "
+            "Source 'simulated': "
             "the simulated foundation model of synthetic scenes (exact 2D labels with "
             "realistic errors, then the real class alignment and Boolean merge). Source "
             "'transformers': real models from local folders (nothing is downloaded): a semantic "
@@ -45,6 +50,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--box-threshold", type=float, default=0.35, help="detector box score")
     parser.add_argument("--text-threshold", type=float, default=0.25, help="detector text score")
     parser.add_argument("--device", default="cpu", help="device of the models (default: cpu)")
+    defaults = TemporalLifting()
+    parser.add_argument(
+        "--window",
+        type=int,
+        nargs=2,
+        default=(defaults.back, defaults.forward),
+        metavar=("BACK", "FORWARD"),
+        help="frames before and after each scan whose images label its points; 0 0 = its own "
+        "image only (default: %(default)s)",
+    )
+    voxel_defaults = VoxelWindow()
+    parser.add_argument(
+        "--voxel-window",
+        type=int,
+        nargs=2,
+        default=(voxel_defaults.back, voxel_defaults.forward),
+        metavar=("BACK", "FORWARD"),
+        help="scans accumulated into the dense voxel pseudo labels of each key frame "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--depth-tolerance",
+        type=float,
+        default=defaults.tolerance,
+        metavar="M",
+        help="how far (metres, or 3 %% of the depth) a point may lie off the surface another "
+        "frame's LiDAR saw and still take that frame's label (default: %(default)s)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -55,7 +88,9 @@ def format_report(report: PseudoLabelReport) -> str:
     return (
         f"sequence {report.sequence}: {report.frames} images ({report.source}); 2D mIoU "
         f"{pct(report.image_miou)}, coverage {pct(report.image_coverage)}; lifted points mIoU "
-        f"{pct(report.point_miou)}, {pct(report.point_coverage)} of labelled points in the camera"
+        f"{pct(report.point_miou)} on {pct(report.point_coverage)} of the labelled points; "
+        f"dense voxels of {report.voxel_frames} key frames mIoU {pct(report.voxel_miou)}, "
+        f"{pct(report.voxel_coverage)} of the occupied voxels"
     )
 
 
@@ -103,13 +138,23 @@ def run(args: argparse.Namespace) -> int:
         settings.update(
             segmenter=str(args.segmenter), detector=str(args.detector), sam=str(args.sam)
         )
+    try:
+        lifting = TemporalLifting(
+            back=args.window[0], forward=args.window[1], tolerance=args.depth_tolerance
+        )
+        voxel_window = VoxelWindow(*args.voxel_window)
+    except ValueError as error:
+        print(f"occle pseudo-label: error: {error}", file=sys.stderr)
+        return 2
     show = sequence_progress("pseudo labels")
     reports = generate_pseudo_labels(
         args.dataset,
         args.sequences,
         labeller,
         settings=settings,
-        progress=lambda seq, done, total: show(seq, "images", done, total),
+        progress=lambda seq, done, total: show(seq, "images, scans, key frames", done, total),
+        lifting=lifting,
+        voxel_window=voxel_window,
     )
     for report in reports:
         print(format_report(report), file=sys.stdout)

@@ -127,7 +127,8 @@ def run_training_demo(
         say(
             f"      sequence {report.sequence}: 2D pseudo-label mIoU "
             f"{100 * (report.image_miou or 0):.1f} %, lifted points "
-            f"{100 * (report.point_miou or 0):.1f} %"
+            f"{100 * (report.point_miou or 0):.1f} % on {100 * (report.point_coverage or 0):.1f} % "
+            "of the points"
         )
 
     say("[3/6] LiDAR point-label baseline on the validation sequence")

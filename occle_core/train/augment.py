@@ -96,6 +96,7 @@ def flip_sample_y(sample: TrainingSample, grid: GridSpec) -> TrainingSample:
         frame=flipped,
         labels=mirror(sample.labels),
         truth=mirror(sample.truth),
+        dense_pseudo=mirror(sample.dense_pseudo),
         image_pseudo=[np.ascontiguousarray(p[:, ::-1]) for p in sample.image_pseudo],
         evidence=np.ascontiguousarray(sample.evidence[:, ::-1]),
         free_space=mirror(sample.free_space),

@@ -34,6 +34,8 @@ class TrainingBatch:
         evidence: (B, x, y, z) int8 LiDAR evidence (1 occupied, 0 free, -1 unknown).
         free_space: (B, X, Y, Z) bool full-resolution LiDAR free space (False where unknown).
         voxel_pseudo: (V,) int64 lifted pseudo label per input voxel (255 = unknown).
+        dense_pseudo: (B, X, Y, Z) int64 dense voxel pseudo labels of key frames (255 = unknown
+            or not available).
         image_pseudo: (B, N, H, W) int64 2D pseudo labels at camera resolution, or None.
         sap_projections: per sample, per camera, the voxel-to-pixel map of the SAP loss.
         sap_pseudo: per sample, per camera, (h, w) int64 pseudo labels on the SAP pixel grid.
@@ -47,6 +49,7 @@ class TrainingBatch:
     evidence: torch.Tensor
     free_space: torch.Tensor
     voxel_pseudo: torch.Tensor
+    dense_pseudo: torch.Tensor
     image_pseudo: torch.Tensor | None
     sap_projections: list[list[SapProjection]]
     sap_pseudo: list[list[torch.Tensor]]
@@ -61,6 +64,7 @@ class TrainingBatch:
             self.evidence.to(device),
             self.free_space.to(device),
             self.voxel_pseudo.to(device),
+            self.dense_pseudo.to(device),
             None if self.image_pseudo is None else self.image_pseudo.to(device),
             [[_projection_to(p, device) for p in sample] for sample in self.sap_projections],
             [[t.to(device) for t in sample] for sample in self.sap_pseudo],
@@ -148,6 +152,7 @@ class BatchBuilder:
         empty = np.full(shape, IGNORE, dtype=np.uint8)
         labels = np.stack([s.labels if s.labels is not None else empty for s in samples])
         truth = np.stack([s.truth if s.truth is not None else empty for s in samples])
+        dense = np.stack([empty if s.dense_pseudo is None else s.dense_pseudo for s in samples])
         no_free = np.zeros(shape, dtype=bool)
         occupancy = np.stack(
             [block_occupancy(x, config.total_stride, config.empty_label) for x in labels]
@@ -174,6 +179,7 @@ class BatchBuilder:
                 np.stack([no_free if s.free_space is None else s.free_space for s in samples])
             ),
             voxel_pseudo=torch.from_numpy(np.concatenate(votes).astype(np.int64)),
+            dense_pseudo=torch.from_numpy(dense.astype(np.int64)),
             image_pseudo=None if image_pseudo is None else image_pseudo.long(),
             sap_projections=sap_projections,
             sap_pseudo=sap_pseudo,

@@ -27,6 +27,9 @@ class DataConfig:
             SemanticKITTI; the budget decides whether their labels are used), "all": every scan.
         pseudo_labels: use the cached pseudo labels (`occle pseudo-label`); off for the
             no-pseudo-label baseline.
+        dense_pseudo: the final head's pseudo CE (`objective.final_pseudo`) also uses the cached
+            dense voxel pseudo labels of key frames (a window of pseudo-labelled scans voted per
+            voxel); off: only the lifted labels of the input LiDAR voxels.
     """
 
     root: str = ""
@@ -35,6 +38,7 @@ class DataConfig:
     scans: int = 3
     frames: Literal["key", "all"] = "key"
     pseudo_labels: bool = True
+    dense_pseudo: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,12 @@ from occle_core.geometry.transforms import invert_rigid
 from occle_core.infer import aggregate_scans
 from occle_core.io.images import read_label_image
 from occle_core.model.config import OccLEConfig
-from occle_core.pseudo.generate import (
+from occle_core.pseudo.cache import (
     pseudo_image_path,
     pseudo_points_path,
+    pseudo_voxels_path,
     read_point_pseudo_labels,
+    read_voxel_pseudo_labels,
 )
 from occle_core.train.budget import IGNORE, LabelBudget
 
@@ -48,6 +50,8 @@ class TrainingSample:
             -1 unknown.
         free_space: (X, Y, Z) bool, full-resolution voxels a LiDAR beam crossed, clear of
             every return by one voxel horizontally (see `lidar_evidence`), or None.
+        dense_pseudo: (X, Y, Z) uint8 dense voxel pseudo labels of a key frame (255 = unknown;
+            `occle_core.pseudo.voxels`), or None where not cached or not wanted.
     """
 
     key: str
@@ -58,6 +62,7 @@ class TrainingSample:
     point_pseudo: NDArray[np.uint8]
     evidence: NDArray[np.int8]
     free_space: NDArray[np.bool_] | None = None
+    dense_pseudo: NDArray[np.uint8] | None = None
 
 
 class OccupancyDataset:
@@ -76,6 +81,8 @@ class OccupancyDataset:
             gets an all-unknown grid and skips the cost).
         free_space: also trace full-resolution free space (`TrainingSample.free_space`, for
             `objective.final_free`).
+        dense_pseudo: read the cached dense voxel pseudo labels of key frames (frames with voxel
+            ground truth files; an error names the file when one is missing).
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class OccupancyDataset:
         pseudo_labels: bool = True,
         evidence: bool = True,
         free_space: bool = False,
+        dense_pseudo: bool = False,
     ):
         if scans < 1:
             raise ValueError(f"scans={scans}, expected >= 1")
@@ -98,6 +106,7 @@ class OccupancyDataset:
         self.pseudo_labels = pseudo_labels
         self.evidence = evidence
         self.free_space = free_space
+        self.dense_pseudo = dense_pseudo and pseudo_labels
         self.fusion_grid = config.fusion_grid()
         opened = [SemanticKittiSequence(root, name) for name in sequences]
         self.sequences = {sequence.sequence: sequence for sequence in opened}
@@ -131,6 +140,7 @@ class OccupancyDataset:
             truth = sequence.voxel_ground_truth(index).labels
             labels = truth if self.budget is None else self.budget.apply(name, index, truth)
         image_pseudo: list[NDArray[np.uint8]] = []
+        dense_pseudo = None
         point_pseudo = np.full(len(frame.points), IGNORE, dtype=np.uint8)
         if self.pseudo_labels:
             image_pseudo = [read_label_image(pseudo_image_path(sequence, index))]
@@ -141,6 +151,10 @@ class OccupancyDataset:
                     for i, count in zip(history, counts, strict=True)
                 ]
             )
+            if self.dense_pseudo and index in sequence.voxel_ids:
+                dense_pseudo = read_voxel_pseudo_labels(
+                    pseudo_voxels_path(sequence, index), self.config.grid.shape
+                )
         evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
         free_space = None
         if self.evidence:
@@ -153,7 +167,15 @@ class OccupancyDataset:
                 )
                 free_space = fine == FREE
         return TrainingSample(
-            key, frame, labels, truth, image_pseudo, point_pseudo, evidence, free_space
+            key,
+            frame,
+            labels,
+            truth,
+            image_pseudo,
+            point_pseudo,
+            evidence,
+            free_space,
+            dense_pseudo,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -162,4 +184,5 @@ class OccupancyDataset:
             "samples": len(self.items),
             "scans": self.scans,
             "pseudo_labels": self.pseudo_labels,
+            "dense_pseudo": self.dense_pseudo,
         }

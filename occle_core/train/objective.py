@@ -44,8 +44,9 @@ class ObjectiveConfig:
         semi: weight of L_geo_semi at full ramp (0 disables the teacher).
         final: weight of the final-head losses.
         sap: weight of L_sap (0 disables).
-        final_pseudo: weight of a CE of the final head against the lifted 3D pseudo labels on
-            the LiDAR voxels without a voxel label (our addition, see docs/training.md).
+        final_pseudo: weight of a CE of the final head against the 3D pseudo labels on the
+            voxels without a voxel label: the dense voxel pseudo labels of key frames and the
+            lifted labels of the input LiDAR voxels (our addition, see docs/training.md).
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames).
@@ -128,12 +129,14 @@ def block_occupancy_bce(
 
 
 def lidar_pseudo_targets(batch: TrainingBatch) -> torch.Tensor:
-    """(B, X, Y, Z) targets holding the lifted pseudo label of every input LiDAR voxel that has
-    no voxel label (255 elsewhere)."""
+    """(B, X, Y, Z) pseudo targets of the final head on voxels without a voxel label: the dense
+    voxel pseudo labels of the key frame where it has them, else the lifted pseudo label of the
+    input LiDAR voxel (255 elsewhere)."""
     target = torch.full_like(batch.labels, IGNORE)
     voxels = batch.inputs.voxels.indices.long()
     b, i, j, k = voxels.unbind(dim=1)
     target[b, i, j, k] = batch.voxel_pseudo
+    target = torch.where(batch.dense_pseudo != IGNORE, batch.dense_pseudo, target)
     return torch.where(batch.labels == IGNORE, target, torch.full_like(target, IGNORE))
 
 

@@ -122,6 +122,7 @@ class Trainer:
             pseudo_labels=data.pseudo_labels,
             # Full-resolution free space costs a second ray trace per sample: only when used.
             free_space=config.objective.final_free > 0,
+            dense_pseudo=data.dense_pseudo and config.objective.final_pseudo > 0,
         )
         self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
         self.train_set.budget = self.budget

@@ -156,7 +156,7 @@ def test_cli_labels_a_sequence_with_local_models(tmp_path, segformer, grounding_
     from occle_core.data.semantickitti.sequence import SemanticKittiSequence
     from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
     from occle_core.io.images import read_label_image
-    from occle_core.pseudo.generate import pseudo_image_path
+    from occle_core.pseudo.cache import pseudo_image_path
 
     root = tmp_path / "data"
     write_synthetic_dataset(root, [0], SynthConfig(frames=2, window_after=0, previews=False))

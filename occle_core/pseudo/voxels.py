@@ -1,0 +1,113 @@
+"""Dense voxel pseudo labels of a key frame: a window of pseudo-labelled scans, voted per voxel.
+
+SemanticKITTI builds its own SSC ground truth by accumulating the labelled points of the scans
+around a key frame, future ones included, so that surfaces the key scan misses are filled in.
+The same recipe applied to the lifted pseudo labels gives a dense pseudo target for every key
+frame: the pseudo-labelled points of scans t - back .. t + forward are moved into scan t's frame
+with the poses and each voxel of the grid takes their majority label (255 where no labelled
+point falls). It costs nothing at inference (the network still sees t - 2 .. t only); it is an
+offline target, cached by `occle pseudo-label`, and it says only "occupied by class c", never
+"empty".
+
+Objects that move during the window leave trails, as in SemanticKITTI's own accumulation.
+Measured on the demo's validation sequence (10 key frames), scoring the grids directly as
+predictions with the SSC metric: the key scan alone 22.8 % completion IoU / 17.7 % mIoU,
+window 2 / 0 32.4 % / 23.4 %, window 10 / 20 67.1 % / 36.2 % (docs/training.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.frame import Frame
+from occle_core.geometry.aggregate import aggregate_frames
+from occle_core.geometry.grid import GridSpec
+from occle_core.pseudo.cache import pseudo_points_path, read_point_pseudo_labels
+from occle_core.pseudo.lifting import IGNORE
+
+
+@dataclass(frozen=True)
+class VoxelWindow:
+    """Scans accumulated into a key frame's dense pseudo labels.
+
+    Attributes:
+        back: scans before the key frame.
+        forward: scans after it.
+    """
+
+    back: int = 10
+    forward: int = 20
+
+    def __post_init__(self) -> None:
+        if self.back < 0 or self.forward < 0:
+            raise ValueError(f"VoxelWindow: window {self.back}/{self.forward} is negative")
+
+
+def vote_grid(
+    points: NDArray[np.floating], labels: NDArray[np.uint8], grid: GridSpec, num_classes: int
+) -> NDArray[np.uint8]:
+    """Majority pseudo label of the points in every voxel of `grid`.
+
+    Args:
+        points: (N, >=3) points in the grid's frame.
+        labels: (N,) uint8 labels, 255 = unknown (ignored).
+        grid: the voxel grid.
+        num_classes: labels are 0..num_classes-1.
+
+    Returns:
+        `grid.shape` uint8, the majority (ties: the lower class id), 255 where no labelled point.
+    """
+    indices, inside = grid.points_to_indices(np.asarray(points)[:, :3])
+    keep = inside & (labels != IGNORE)
+    if np.any(labels[keep] >= num_classes):
+        raise ValueError(f"vote_grid: labels beyond {num_classes - 1}")
+    flat = grid.linear_indices(indices[keep])
+    # Votes only for the voxels that hold points: a dense (voxels x classes) table of a
+    # 256 x 256 x 32 grid would need 42 M counters.
+    occupied, inverse = np.unique(flat, return_inverse=True)
+    counts = np.bincount(
+        inverse * num_classes + labels[keep], minlength=len(occupied) * num_classes
+    ).reshape(len(occupied), num_classes)
+    result = np.full(grid.shape, IGNORE, dtype=np.uint8)
+    result.reshape(-1)[occupied] = counts.argmax(axis=1)
+    return result
+
+
+class DensePseudoLabeller:
+    """Dense pseudo labels of the key frames of one sequence, reusing loaded scans.
+
+    Args:
+        sequence: the sequence; its per-point pseudo labels must be cached already.
+        window: scans accumulated per key frame.
+        num_classes: classes of the label set.
+    """
+
+    def __init__(self, sequence: SemanticKittiSequence, window: VoxelWindow, num_classes: int):
+        self.sequence = sequence
+        self.window = window
+        self.num_classes = num_classes
+        self._scans: dict[int, tuple[Frame, NDArray[np.uint8]]] = {}
+
+    def _scan(self, index: int) -> tuple[Frame, NDArray[np.uint8]]:
+        if index not in self._scans:
+            frame = self.sequence.frame(index, load_image=False)
+            labels = read_point_pseudo_labels(
+                pseudo_points_path(self.sequence, index), len(frame.points)
+            )
+            self._scans[index] = (frame, labels)
+        return self._scans[index]
+
+    def __call__(self, index: int) -> NDArray[np.uint8]:
+        """(X, Y, Z) uint8 dense pseudo labels of key frame `index` (255 = unknown)."""
+        first, last = index - self.window.back, index + self.window.forward
+        for stale in [i for i in self._scans if i < first]:  # key frames come in order
+            del self._scans[stale]
+        window = [i for i in self.sequence.scan_ids if first <= i <= last]
+        scans = [self._scan(i) for i in window]
+        aggregated = aggregate_frames([frame for frame, _ in scans], self._scan(index)[0])
+        labels = np.concatenate([labels for _, labels in scans])
+        return vote_grid(aggregated.points, labels, self.sequence.grid, self.num_classes)

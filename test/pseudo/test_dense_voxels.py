@@ -1,0 +1,106 @@
+"""Dense voxel pseudo labels: a window of pseudo-labelled scans voted per voxel, cached as .npz."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
+from occle_core.errors import DataFormatError
+from occle_core.geometry.grid import GridSpec
+from occle_core.pseudo.alignment import load_alignment
+from occle_core.pseudo.cache import (
+    pseudo_voxels_path,
+    read_voxel_pseudo_labels,
+    write_voxel_pseudo_labels,
+)
+from occle_core.pseudo.generate import SimulatedLabeller, generate_pseudo_labels
+from occle_core.pseudo.lifting import IGNORE
+from occle_core.pseudo.voxels import DensePseudoLabeller, VoxelWindow, vote_grid
+
+GRID = GridSpec(origin=(0.0, 0.0, 0.0), voxel_size=(1.0, 1.0, 1.0), dims=(4, 3, 2))
+
+
+def test_vote_grid_takes_the_majority_per_voxel():
+    points = np.array(
+        [
+            [0.5, 0.5, 0.5],  # voxel (0, 0, 0): 3, 3, 5 -> 3
+            [0.2, 0.1, 0.9],
+            [0.7, 0.8, 0.2],
+            [3.5, 2.5, 1.5],  # voxel (3, 2, 1): 6 and 2 tie -> 2
+            [3.1, 2.9, 1.1],
+            [1.5, 1.5, 0.5],  # only an unknown label: stays 255
+            [9.0, 0.5, 0.5],  # outside the grid
+        ]
+    )
+    labels = np.array([3, 3, 5, 6, 2, IGNORE, 7], dtype=np.uint8)
+    grid = vote_grid(points, labels, GRID, 10)
+    assert grid.shape == (4, 3, 2) and grid[0, 0, 0] == 3 and grid[3, 2, 1] == 2
+    assert np.count_nonzero(grid != IGNORE) == 2
+    with pytest.raises(ValueError, match="beyond 4"):
+        vote_grid(points, labels, GRID, 5)
+
+
+def test_voxel_cache_round_trip_and_errors(tmp_path: Path):
+    labels = np.full((4, 3, 2), IGNORE, np.uint8)
+    labels[1, 2, 0] = 9
+    path = tmp_path / "voxels" / "000005.npz"
+    write_voxel_pseudo_labels(path, labels)
+    np.testing.assert_array_equal(read_voxel_pseudo_labels(path, (4, 3, 2)), labels)
+    assert [p.name for p in path.parent.iterdir()] == ["000005.npz"]  # no temporary left
+    with pytest.raises(DataFormatError, match=r"000005\.npz.*shape \(4, 3, 2\).*\(8, 8, 8\)"):
+        read_voxel_pseudo_labels(path, (8, 8, 8))
+    with pytest.raises(DataFormatError, match="run `occle pseudo-label` again"):
+        read_voxel_pseudo_labels(tmp_path / "absent.npz", (4, 3, 2))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataFormatError, match=r"broken\.npz.*unreadable"):
+        read_voxel_pseudo_labels(broken, (4, 3, 2))
+    np.savez(tmp_path / "other.npz", semantics=labels)
+    with pytest.raises(DataFormatError, match="an array 'labels'"):
+        read_voxel_pseudo_labels(tmp_path / "other.npz", (4, 3, 2))
+    with pytest.raises(ValueError, match="negative"):
+        VoxelWindow(back=-1)
+
+
+@pytest.fixture(scope="module")
+def labelled_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    synth = SynthConfig(frames=15, seed=4, scale="tiny", window_after=4, previews=False)
+    write_synthetic_dataset(root, [0], synth)
+    labeller = SimulatedLabeller(load_alignment("semantickitti"), None, seed=0)
+    generate_pseudo_labels(root, ["00"], labeller, voxel_window=VoxelWindow(5, 5))
+    return root
+
+
+def test_window_fills_voxels_the_key_scan_misses(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    index = sequence.voxel_ids[1]
+    num_classes = len(sequence.labels.class_names)
+    key_scan_only = DensePseudoLabeller(sequence, VoxelWindow(0, 0), num_classes)(index)
+    window = DensePseudoLabeller(sequence, VoxelWindow(5, 5), num_classes)(index)
+    truth = sequence.voxel_ground_truth(index).labels
+    solid = (truth != 0) & (truth != IGNORE)
+    covered_key = np.count_nonzero(solid & (key_scan_only != IGNORE))
+    covered_window = np.count_nonzero(solid & (window != IGNORE))
+    assert covered_window > 1.5 * covered_key
+    # On the ground truth's occupied voxels the window's labels are mostly right.
+    agree_window = np.mean(window[solid & (window != IGNORE)] == truth[solid & (window != IGNORE)])
+    assert agree_window > 0.5
+    # The cache written by generate_pseudo_labels is that same grid.
+    cached = read_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), truth.shape)
+    np.testing.assert_array_equal(cached, window)
+
+
+def test_summary_reports_dense_voxel_quality(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    summary = json.loads((sequence.path / "pseudo_labels" / "summary.json").read_text())
+    assert summary["voxel_window"] == {"back": 5, "forward": 5}
+    assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
+    assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0
+    for index in sequence.voxel_ids:
+        assert pseudo_voxels_path(sequence, index).exists()
