@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
+from occle_core.frame import Frame
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.images import read_label_image, read_uint16_image, write_png
 from occle_core.pseudo.alignment import ClassAlignment
@@ -195,7 +196,6 @@ def _label_images(
     """Pass 1: the 2D pseudo labels of every image, written as PNG, scored when exact 2D labels
     exist."""
     agreement = LabelAgreement(sequence.labels.class_names, skip=[0])
-    scored = False
     for done, index in enumerate(sequence.scan_ids):
         frame = sequence.frame(index)
         if not frame.images:
@@ -207,9 +207,8 @@ def _label_images(
         truth_2d = sequence.path / "synthetic" / "semantic_2" / f"{index:06d}.png"
         if truth_2d.exists():
             agreement.add(pseudo, read_label_image(truth_2d))
-            scored = True
         progress(done + 1)
-    if scored:
+    if agreement.counted:
         report.image_miou = agreement.miou()
         report.image_iou = agreement.iou()
         report.image_coverage = agreement.coverage()
@@ -225,11 +224,11 @@ def _lift_to_points(
     scored when point labels exist. Only the views inside the window are kept in memory."""
     names = sequence.labels.class_names
     agreement = LabelAgreement(names, skip=[0])
-    scored = False
     ids = sequence.scan_ids
-    views: dict[int, LabelledView] = {}
+    # Frame number -> (its scan, its labelled image); the scan being lifted is always among them.
+    window: dict[int, tuple[Frame, LabelledView]] = {}
 
-    def view_of(index: int) -> LabelledView:
+    def load(index: int) -> tuple[Frame, LabelledView]:
         frame = sequence.frame(index)
         camera = frame.cameras[0]
         pseudo = read_label_image(pseudo_image_path(sequence, index))
@@ -240,27 +239,27 @@ def _lift_to_points(
                 f"the image size {camera.width}x{camera.height}",
             )
         surface = surface_depth(frame.xyz, camera, lifting.depth_cell)
-        return LabelledView(index, frame.pose, camera, pseudo, surface)
+        return frame, LabelledView(index, frame.pose, camera, pseudo, surface)
 
     for done, index in enumerate(ids):
         first, last = index - lifting.back, index + lifting.forward
-        for stale in [i for i in views if i < first]:
-            del views[stale]
+        for stale in [i for i in window if i < first]:
+            del window[stale]
         for needed in ids[bisect_left(ids, first) : bisect_right(ids, last)]:
-            if needed not in views:
-                views[needed] = view_of(needed)
-        frame = sequence.frame(index, load_image=False)
+            if needed not in window:
+                window[needed] = load(needed)
+        frame = window[index][0]
+        views = [view for _, view in window.values()]
         point_labels = temporal_point_labels(
-            frame.xyz, frame.pose, index, list(views.values()), lifting, len(names)
+            frame.xyz, frame.pose, index, views, lifting, len(names)
         )
         atomic_write_bytes(pseudo_points_path(sequence, index), point_labels.tobytes())
         if sequence.file("labels", index, ".label").exists():
             truth, _ = sequence.point_labels(index, len(frame.points))
             truth = np.where(truth == 0, 255, truth).astype(np.uint8)
             agreement.add(point_labels, truth)
-            scored = True
         progress(done + 1)
-    if scored:
+    if agreement.counted:
         report.point_miou = agreement.miou()
         report.point_iou = agreement.iou()
         report.point_coverage = agreement.coverage()

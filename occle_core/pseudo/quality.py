@@ -34,6 +34,11 @@ class LabelAgreement:
         pairs = truth[labelled].astype(np.int64) * n + pseudo[labelled]
         self.matrix += np.bincount(pairs, minlength=n * n).reshape(n, n)
 
+    @property
+    def counted(self) -> bool:
+        """Whether any ground-truth-labelled pixel or point was added."""
+        return int(self.matrix.sum()) + self.unlabelled > 0
+
     def iou(self) -> dict[str, float]:
         """IoU per class present in the ground truth or the pseudo labels (0..1)."""
         tp = np.diag(self.matrix)

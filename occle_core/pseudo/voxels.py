@@ -27,7 +27,7 @@ from occle_core.frame import Frame
 from occle_core.geometry.aggregate import aggregate_frames
 from occle_core.geometry.grid import GridSpec
 from occle_core.pseudo.cache import pseudo_points_path, read_point_pseudo_labels
-from occle_core.pseudo.lifting import IGNORE
+from occle_core.pseudo.lifting import IGNORE, vote_voxel_labels
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,14 @@ def vote_grid(
     """
     indices, inside = grid.points_to_indices(np.asarray(points)[:, :3])
     keep = inside & (labels != IGNORE)
-    if np.any(labels[keep] >= num_classes):
-        raise ValueError(f"vote_grid: labels beyond {num_classes - 1}")
     flat = grid.linear_indices(indices[keep])
     # Votes only for the voxels that hold points: a dense (voxels x classes) table of a
     # 256 x 256 x 32 grid would need 42 M counters.
     occupied, inverse = np.unique(flat, return_inverse=True)
-    counts = np.bincount(
-        inverse * num_classes + labels[keep], minlength=len(occupied) * num_classes
-    ).reshape(len(occupied), num_classes)
     result = np.full(grid.shape, IGNORE, dtype=np.uint8)
-    result.reshape(-1)[occupied] = counts.argmax(axis=1)
+    result.reshape(-1)[occupied] = vote_voxel_labels(
+        inverse, labels[keep], len(occupied), num_classes
+    )
     return result
 
 
