@@ -27,7 +27,7 @@ setup(
     data_files=[
         ("share/occle/config/models", sorted(str(p) for p in Path("config/models").glob("*.yaml"))),
         ("share/occle/config/train", sorted(str(p) for p in Path("config/train").glob("*.yaml"))),
-        ("share/occle/config", ["config/occle.yaml"]),
+        ("share/occle/config", ["config/occle.yaml", "config/occle_nuscenes.yaml"]),
         # The message definitions: `rosbags` registers them for bag files without ROS.
         ("share/occle_ros/msg", sorted(str(p) for p in Path("msg").glob("*.msg"))),
     ],

@@ -12,6 +12,7 @@ import torch
 from numpy.typing import NDArray
 
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence, write_prediction
+from occle_core.data.source import SequenceSource
 from occle_core.frame import Frame
 from occle_core.geometry.aggregate import aggregate_frames
 from occle_core.model.inputs import PixelMapCache, prepare_inputs
@@ -33,7 +34,7 @@ class AggregatedScans:
     source: NDArray[np.int32]
 
 
-def aggregate_scans(sequence: SemanticKittiSequence, index: int, scans: int) -> AggregatedScans:
+def aggregate_scans(sequence: SequenceSource, index: int, scans: int) -> AggregatedScans:
     """Scan `index` and up to `scans - 1` scans before it, in the LiDAR frame of `index`."""
     history = [i for i in sequence.scan_ids if index - scans < i <= index]
     if not history or history[-1] != index:
@@ -52,7 +53,7 @@ def aggregate_scans(sequence: SemanticKittiSequence, index: int, scans: int) -> 
     return AggregatedScans(frame, history, merged.source)
 
 
-def aggregated_frame(sequence: SemanticKittiSequence, index: int, scans: int) -> Frame:
+def aggregated_frame(sequence: SequenceSource, index: int, scans: int) -> Frame:
     """The merged Frame of `aggregate_scans`."""
     return aggregate_scans(sequence, index, scans).frame
 
@@ -71,7 +72,7 @@ def prediction_frames(sequence: SemanticKittiSequence) -> list[int]:
 @torch.no_grad()
 def predict_frames(
     model: OccLE,
-    sequence: SemanticKittiSequence,
+    sequence: SequenceSource,
     indices: Sequence[int],
     scans: int = 3,
     device: torch.device | str = "cpu",
@@ -111,4 +112,31 @@ def infer_sequences(
         ):
             written.append(write_prediction(out_root, sequence.sequence, index, labels))
             progress(sequence.sequence, done + 1, len(indices))
+    return written
+
+
+def infer_occ3d_scenes(
+    model: OccLE,
+    scenes: Sequence[SequenceSource],
+    out_root: str | os.PathLike[str],
+    device: torch.device | str = "cpu",
+    progress: Callable[[str, int, int], None] = lambda *_: None,
+) -> list[Path]:
+    """Predict every key frame of Occ3D scenes (`open_occ3d_scenes`) and write the challenge's
+    layout, `OUT/<token>.npz` (uint8 classes under `arr_0`), which `occle eval occ3d` scores.
+
+    Each frame is the key sweep with the scene's configured sweeps; no earlier key frames are
+    aggregated (the sweeps already are the LiDAR history).
+    """
+    from occle_core.data.nuscenes.occ3d import write_occ3d_prediction
+    from occle_core.data.nuscenes.scene import Occ3DScene
+
+    written = []
+    for scene in scenes:
+        assert isinstance(scene, Occ3DScene)
+        indices = scene.scan_ids
+        for done, (index, labels) in enumerate(predict_frames(model, scene, indices, 1, device)):
+            token = scene.token(index)
+            written.append(write_occ3d_prediction(out_root, token, labels, scene.grid.shape))
+            progress(scene.sequence, done + 1, len(indices))
     return written

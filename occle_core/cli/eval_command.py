@@ -126,6 +126,12 @@ def _register_occ3d(benchmarks: argparse._SubParsersAction) -> None:
         metavar="ROOT",
         help="folder that holds one <token>.npz per ground-truth sample",
     )
+    parser.add_argument(
+        "--scenes",
+        nargs="+",
+        metavar="SCENE",
+        help="only the samples of these scenes (a validation split); default: every scene",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help=_JSON_HELP % "")
     parser.set_defaults(func=run_occ3d)
 
@@ -178,4 +184,4 @@ def _render(args: argparse.Namespace, sequences: list[int], scores: SSCScores) -
 
 def run_occ3d(args: argparse.Namespace) -> int:
     """Run `occle eval occ3d`; returns the exit code."""
-    return _finish(evaluate_occ3d(args.gts, args.predictions), args.json)
+    return _finish(evaluate_occ3d(args.gts, args.predictions, scenes=args.scenes), args.json)

@@ -1,4 +1,5 @@
-"""`occle infer`: predictions from a checkpoint in the official SemanticKITTI layout."""
+"""`occle infer`: predictions from a checkpoint in the official SemanticKITTI layout, or in the
+Occ3D-nuScenes challenge layout (`--layout occ3d`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Load a checkpoint (its model configuration travels inside it), predict the frames "
             "a SemanticKITTI SSC submission needs (those with a voxels/ file, or --frame), and "
             "write OUT/sequences/XX/predictions/NNNNNN.label, which `occle eval "
-            "semantickitti` scores."
+            "semantickitti` scores. With --layout occ3d: predict every key frame of the named "
+            "scenes of the info file and write OUT/<token>.npz, which `occle eval occ3d` scores."
         ),
     )
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint (.pt)")
@@ -29,6 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frame", type=int, nargs="+", help="only these frame numbers")
     parser.add_argument("--scans", type=int, default=3, help="aggregated scans (default: 3)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument(
+        "--layout",
+        choices=("semantickitti", "occ3d"),
+        default="semantickitti",
+        help="dataset layout; occ3d: --sequences are scene names (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--info-file",
+        default="occle_infos.pkl",
+        help="occ3d: info file, relative to --dataset (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sweeps", type=int, default=0, help="occ3d: LiDAR sweeps per key frame (default: 0)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -43,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None:
         check_model_config(args.checkpoint, model.config, args.config)
     show = sequence_progress("predicting")
+    if args.layout == "occ3d":
+        from occle_core.data.nuscenes.scene import open_occ3d_scenes
+        from occle_core.infer import infer_occ3d_scenes
+
+        scenes = open_occ3d_scenes(args.dataset, args.info_file, args.sequences, args.sweeps)
+        written = infer_occ3d_scenes(
+            model,
+            scenes,
+            args.out,
+            device=device,
+            progress=lambda seq, done, total: show(seq, "key frames", done, total),
+        )
+        print(f"wrote {len(written)} predictions under {args.out}", file=sys.stdout)
+        return 0
     written = infer_sequences(
         model,
         args.dataset,

@@ -10,6 +10,11 @@ from occle_core.pseudo.generate import PseudoLabelReport
 from occle_core.pseudo.temporal import TemporalLifting
 from occle_core.pseudo.voxels import VoxelWindow
 
+#: Windows in key frames for Occ3D scenes (2 Hz, each with its LiDAR sweeps): about the same
+#: seconds as the 10 Hz defaults would need far more frames for.
+OCC3D_WINDOW = (6, 2)
+OCC3D_VOXEL_WINDOW = (4, 4)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,9 +44,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--target",
-        choices=("semantickitti",),
+        choices=("semantickitti", "occ3d"),
+        help="label set of the alignment table (default: the layout's)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("semantickitti", "occ3d"),
         default="semantickitti",
-        help="label set of the alignment table (default: %(default)s)",
+        help="dataset layout; occ3d: --sequences are scene names of --info-file, every camera "
+        "of every key frame is labelled, caches go to ROOT/occle/<scene>/ (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--info-file",
+        default="occle_infos.pkl",
+        help="occ3d: info file, relative to --dataset (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sweeps", type=int, default=0, help="occ3d: LiDAR sweeps per key frame (default: 0)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated errors")
     parser.add_argument("--segmenter", type=Path, help="semantic segmentation model folder")
@@ -55,20 +74,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--window",
         type=int,
         nargs=2,
-        default=(defaults.back, defaults.forward),
         metavar=("BACK", "FORWARD"),
         help="frames before and after each scan whose images label its points; 0 0 = its own "
-        "image only (default: %(default)s)",
+        f"image only (default: {defaults.back} {defaults.forward} scans at 10 Hz; occ3d: "
+        f"{OCC3D_WINDOW[0]} {OCC3D_WINDOW[1]} key frames at 2 Hz)",
     )
     voxel_defaults = VoxelWindow()
     parser.add_argument(
         "--voxel-window",
         type=int,
         nargs=2,
-        default=(voxel_defaults.back, voxel_defaults.forward),
         metavar=("BACK", "FORWARD"),
         help="scans accumulated into the dense voxel pseudo labels of each key frame "
-        "(default: %(default)s)",
+        f"(default: {voxel_defaults.back} {voxel_defaults.forward}; occ3d: "
+        f"{OCC3D_VOXEL_WINDOW[0]} {OCC3D_VOXEL_WINDOW[1]} key frames)",
+    )
+    parser.add_argument(
+        "--no-empty",
+        action="store_true",
+        help="leave the free space of the voxel window unlabelled instead of marking it empty",
     )
     parser.add_argument(
         "--depth-tolerance",
@@ -86,11 +110,12 @@ def format_report(report: PseudoLabelReport) -> str:
         return "-" if value is None else f"{100 * value:.1f} %"
 
     return (
-        f"sequence {report.sequence}: {report.frames} images ({report.source}); 2D mIoU "
+        f"sequence {report.sequence}: {report.frames} frames ({report.source}); 2D mIoU "
         f"{pct(report.image_miou)}, coverage {pct(report.image_coverage)}; lifted points mIoU "
         f"{pct(report.point_miou)} on {pct(report.point_coverage)} of the labelled points; "
         f"dense voxels of {report.voxel_frames} key frames mIoU {pct(report.voxel_miou)}, "
-        f"{pct(report.voxel_coverage)} of the occupied voxels"
+        f"{pct(report.voxel_coverage)} of the occupied voxels, empty voxels "
+        f"{pct(report.voxel_empty_precision)} right"
     )
 
 
@@ -103,9 +128,10 @@ def run(args: argparse.Namespace) -> int:
         generate_pseudo_labels,
     )
 
-    alignment = load_alignment(args.target)
+    target = args.target or args.layout
+    alignment = load_alignment(target)
     labeller: PseudoLabeller
-    settings: dict[str, object] = {"source": args.source, "target": args.target}
+    settings: dict[str, object] = {"source": args.source, "target": target}
     if args.source == "simulated":
         labeller = SimulatedLabeller(alignment, None, args.seed)
         settings["seed"] = args.seed
@@ -138,14 +164,26 @@ def run(args: argparse.Namespace) -> int:
         settings.update(
             segmenter=str(args.segmenter), detector=str(args.detector), sam=str(args.sam)
         )
+    occ3d = args.layout == "occ3d"
+    lifting_defaults, voxel_defaults = TemporalLifting(), VoxelWindow()
+    window = args.window or (
+        OCC3D_WINDOW if occ3d else (lifting_defaults.back, lifting_defaults.forward)
+    )
+    voxel_span = args.voxel_window or (
+        OCC3D_VOXEL_WINDOW if occ3d else (voxel_defaults.back, voxel_defaults.forward)
+    )
     try:
-        lifting = TemporalLifting(
-            back=args.window[0], forward=args.window[1], tolerance=args.depth_tolerance
-        )
-        voxel_window = VoxelWindow(*args.voxel_window)
+        lifting = TemporalLifting(back=window[0], forward=window[1], tolerance=args.depth_tolerance)
+        voxel_window = VoxelWindow(voxel_span[0], voxel_span[1], empty=not args.no_empty)
     except ValueError as error:
         print(f"occle pseudo-label: error: {error}", file=sys.stderr)
         return 2
+    opened = None
+    if occ3d:
+        from occle_core.data.nuscenes.scene import open_occ3d_scenes
+
+        opened = open_occ3d_scenes(args.dataset, args.info_file, args.sequences, args.sweeps)
+        settings.update(layout="occ3d", info_file=args.info_file, sweeps=args.sweeps)
     show = sequence_progress("pseudo labels")
     reports = generate_pseudo_labels(
         args.dataset,
@@ -155,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         progress=lambda seq, done, total: show(seq, "images, scans, key frames", done, total),
         lifting=lifting,
         voxel_window=voxel_window,
+        opened=opened,
     )
     for report in reports:
         print(format_report(report), file=sys.stdout)

@@ -1,4 +1,5 @@
-"""`occle synth`: generate the synthetic driving dataset in the SemanticKITTI format."""
+"""`occle synth`: generate the synthetic driving dataset in the SemanticKITTI format, or seen by
+a nuScenes-like surround rig in the Occ3D-nuScenes layout (`--layout occ3d`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Generate procedural streets (all 19 SemanticKITTI classes), drive a KITTI-like rig "
             "through them at 10 Hz, and write velodyne scans with point labels, camera images, "
             "calib/poses/times and voxel ground truth (every 5th frame) exactly as SemanticKITTI "
-            "does, plus 2D labels, depth and preview images in side folders."
+            "does, plus 2D labels, depth and preview images in side folders. With --layout "
+            "occ3d: a 32-beam LiDAR and six surround cameras, written as nuScenes samples/ and "
+            "sweeps/ (key frame every --gt-every scans), Occ3D gts/<scene>/<token>/labels.npz "
+            "(semantics, mask_lidar, mask_camera) and an mmdetection3d v1.1 info file."
         ),
     )
     parser.add_argument(
@@ -49,6 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="voxel ground truth every n-th frame (default: %(default)s)",
     )
     parser.add_argument("--no-preview", action="store_true", help="skip the preview PNGs")
+    parser.add_argument(
+        "--layout",
+        choices=("semantickitti", "occ3d"),
+        default="semantickitti",
+        help="semantickitti: KITTI-like rig, sequences/XX; occ3d: nuScenes-like surround rig, "
+        "scenes scene-NNNN in the Occ3D-nuScenes layout (tiny: 64x64x8 grid of 0.8 m over the "
+        "inner 51.2 m, six 160x90 cameras; full: the 200x200x16 Occ3D grid, 1600x900). "
+        "Default: %(default)s",
+    )
     parser.set_defaults(func=run)
 
 
@@ -81,8 +94,21 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"occle synth: {len(sequences)} sequence(s) x {args.frames} frames, scale {args.scale}, "
-        f"seed {args.seed} -> {args.out}"
+        f"layout {args.layout}, seed {args.seed} -> {args.out}"
     )
+    if args.layout == "occ3d":
+        from occle_core.data.synthetic.surround import write_surround_dataset
+
+        for scene in write_surround_dataset(
+            args.out, sequences, config, progress=sequence_progress("scene")
+        ):
+            print(
+                f"{scene.scene}: {scene.frames} scans, {scene.samples} key frames with Occ3D "
+                f"ground truth, {scene.points_per_scan:.0f} points per scan, mask_lidar "
+                f"{100 * scene.mask_lidar:.1f} % / mask_camera {100 * scene.mask_camera:.1f} % "
+                "of the grid"
+            )
+        return 0
     for report in write_synthetic_dataset(
         args.out, sequences, config, progress=sequence_progress("sequence")
     ):

@@ -59,6 +59,14 @@ class Occ3DScores:
         """IoU of the averaged classes (all but "free"), keyed by class name (fractions)."""
         return {name: self.iou[c] for c, name in enumerate(self.class_names[:-1])}
 
+    def geometry_iou(self) -> float:
+        """IoU of "occupied" (any class but free) against free, over the counted voxels: the
+        completion IoU of the SSC benchmarks. Not part of the official Occ3D metric."""
+        free = len(self.class_names) - 1
+        hit = self.confusion[:free, :free].sum()
+        union = self.confusion[:free, :].sum() + self.confusion[:, :free].sum() - hit
+        return float(hit / union) if union else float("nan")
+
 
 class Occ3DConfusion:
     """Accumulates the Occ3D confusion matrix (rows = ground truth, columns = prediction).
@@ -162,9 +170,16 @@ def _listed(values: Sequence[str]) -> str:
     return shown + (f", ... ({len(values)} in all)" if len(values) > _MAX_LISTED else "")
 
 
-def _prediction_files(gts_root: Path_, predictions_root: Path_) -> list[tuple[Path, Path]]:
+def _prediction_files(
+    gts_root: Path_, predictions_root: Path_, scenes: Sequence[str] | None = None
+) -> list[tuple[Path, Path]]:
     """(ground truth, prediction) file pairs; raises if a prediction is missing."""
     samples = find_occ3d_samples(gts_root)
+    if scenes is not None:
+        unknown = sorted(set(scenes) - {s.scene for s in samples})
+        if unknown:
+            raise DataFormatError(gts_root, f"no scene(s) {unknown}", "GTS/<scene>/...")
+        samples = [s for s in samples if s.scene in set(scenes)]
     if not samples:
         raise DataFormatError(
             gts_root, "no ground-truth samples found", "GTS/<scene>/<token>/labels.npz"
@@ -182,12 +197,20 @@ def _prediction_files(gts_root: Path_, predictions_root: Path_) -> list[tuple[Pa
     return pairs
 
 
-def evaluate_occ3d(gts_root: Path_, predictions_root: Path_) -> Occ3DScores:
+def evaluate_occ3d(
+    gts_root: Path_,
+    predictions_root: Path_,
+    shape: tuple[int, int, int] | None = None,
+    scenes: Sequence[str] | None = None,
+) -> Occ3DScores:
     """Evaluate Occ3D-nuScenes predictions with the camera mask, like the official challenge.
 
     Args:
         gts_root: folder holding `<scene>/<token>/labels.npz`.
         predictions_root: folder holding `<token>.npz` with (200, 200, 16) classes under `arr_0`.
+        shape: the grid shape (default: the official one, or the one `occle_dataset.yaml` next
+            to `gts_root` describes for a synthetic dataset).
+        scenes: only the samples of these scenes (default: all).
 
     Returns:
         The scores over all ground-truth samples.
@@ -195,9 +218,13 @@ def evaluate_occ3d(gts_root: Path_, predictions_root: Path_) -> Occ3DScores:
     Raises:
         DataFormatError: no ground truth, missing or unreadable predictions (naming the files).
     """
+    if shape is None:
+        from occle_core.data.nuscenes.scene import occ3d_dataset_grid
+
+        shape = occ3d_dataset_grid(Path(gts_root).parent).shape
     confusion = Occ3DConfusion()
-    for gt_file, pred_file in _prediction_files(gts_root, predictions_root):
-        gt = read_occ3d_labels(gt_file)
-        pred = read_occ3d_prediction(pred_file)
+    for gt_file, pred_file in _prediction_files(gts_root, predictions_root, scenes):
+        gt = read_occ3d_labels(gt_file, shape)
+        pred = read_occ3d_prediction(pred_file, shape)
         confusion.add(pred, gt.semantics, gt.mask_camera)
     return confusion.scores()

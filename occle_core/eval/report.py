@@ -52,6 +52,7 @@ def report_dict(scores: Scores) -> dict[str, Any]:
     else:
         result["benchmark"] = "occ3d_nuscenes"
         result["miou"] = _json_value(scores.miou)
+        result["iou_geometry"] = _json_value(scores.geometry_iou())
     result["per_class"] = {name: _json_value(iou) for name, iou in scores.class_iou().items()}
     result["num_frames"] = scores.num_frames
     return result
@@ -76,7 +77,7 @@ def _summary_rows(scores: Scores) -> list[tuple[str, float]]:
             ("IoU (completion)", scores.completion_iou),
             ("mIoU (SSC)", scores.miou),
         ]
-    return [("mIoU", scores.miou)]
+    return [("IoU (geometry)", scores.geometry_iou()), ("mIoU", scores.miou)]
 
 
 def format_table(scores: Scores) -> str:

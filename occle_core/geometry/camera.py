@@ -145,7 +145,9 @@ def project_points(
         in_front = z > min_depth
         # Divide only where the point is in front so that nothing overflows behind the camera.
         safe_z = np.where(in_front, z, 1.0)
-        pix = (cam @ camera.intrinsics.T)[:, :2] / safe_z[:, None]
+        # Bounds are checked on the float32 values that are stored: a coordinate just below
+        # the image edge in float64 can round up to the edge itself in float32.
+        pix = ((cam @ camera.intrinsics.T)[:, :2] / safe_z[:, None]).astype(np.float32)
         inside = (
             (pix[:, 0] >= 0)
             & (pix[:, 0] < camera.width)

@@ -75,3 +75,12 @@ def encode_png(array: NDArray[np.uint8] | NDArray[np.uint16]) -> bytes:
 def write_png(path: str | os.PathLike[str], array: NDArray[np.uint8] | NDArray[np.uint16]) -> None:
     """Write an image array to a PNG file atomically."""
     atomic_write_bytes(path, encode_png(array))
+
+
+def write_jpeg(path: str | os.PathLike[str], array: NDArray[np.uint8], quality: int = 92) -> None:
+    """Write an (H, W, 3) uint8 RGB image as a JPEG file atomically (nuScenes stores JPEGs)."""
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"write_jpeg: got {array.dtype} array of shape {array.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -131,22 +131,35 @@ def sap_loss(
     projection: SapProjection,
     pseudo_labels: torch.Tensor,
     min_weight: float = 0.3,
+    empty_label: int = 0,
 ) -> torch.Tensor:
     """Cross-entropy between composited voxel predictions and 2D pseudo labels.
 
     Args:
-        voxel_logits: (M, X, Y, Z) class logits of one sample (class 0 = empty).
+        voxel_logits: (M, X, Y, Z) class logits of one sample.
         projection: voxel-to-pixel mapping of the camera the labels belong to.
-        pseudo_labels: (H, W) training classes 1..M-1 on the SAP pixel grid, 255 = unknown.
+        pseudo_labels: (H, W) classes other than `empty_label` on the SAP pixel grid,
+            255 = unknown.
         min_weight: pixels whose accumulated weight is below this are not supervised (the
             voxels there are mostly empty or outside the grid).
+        empty_label: the empty class (0 on SemanticKITTI, 17 = free on Occ3D).
 
     Returns:
         Scalar loss (0 when no pixel qualifies), fp32.
     """
+    labels = pseudo_labels.reshape(-1).long()
+    if empty_label != 0:
+        # `composite` wants the empty class first: move it there, and the labels with it.
+        num_classes = voxel_logits.shape[0]
+        order = [empty_label, *(c for c in range(num_classes) if c != empty_label)]
+        voxel_logits = voxel_logits[order]
+        lut = torch.full((256,), IGNORE, dtype=torch.long, device=labels.device)
+        lut[torch.tensor(order, device=labels.device)] = torch.arange(
+            num_classes, device=labels.device
+        )
+        labels = lut[labels.clamp(0, 255)]
     probabilities = torch.softmax(voxel_logits.float().reshape(voxel_logits.shape[0], -1).T, dim=1)
     render = composite(probabilities, projection)
-    labels = pseudo_labels.reshape(-1).long()
     if labels.numel() != render.weight.numel():
         raise ValueError(
             f"sap_loss: pseudo labels have {labels.numel()} pixels, the projection "

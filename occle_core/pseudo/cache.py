@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.binary import read_bytes
@@ -27,15 +27,15 @@ PSEUDO_DIR = "pseudo_labels"
 VOXELS_KEY = "labels"
 
 
-def pseudo_image_path(sequence: SemanticKittiSequence, index: int, image: str = "image_2") -> Path:
+def pseudo_image_path(sequence: SequenceSource, index: int, image: str = "image_2") -> Path:
     return sequence.path / PSEUDO_DIR / image / f"{index:06d}.png"
 
 
-def pseudo_points_path(sequence: SemanticKittiSequence, index: int) -> Path:
+def pseudo_points_path(sequence: SequenceSource, index: int) -> Path:
     return sequence.path / PSEUDO_DIR / "velodyne" / f"{index:06d}.bin"
 
 
-def pseudo_voxels_path(sequence: SemanticKittiSequence, index: int) -> Path:
+def pseudo_voxels_path(sequence: SequenceSource, index: int) -> Path:
     return sequence.path / PSEUDO_DIR / "voxels" / f"{index:06d}.npz"
 
 

@@ -24,7 +24,7 @@ import torch
 from numpy.typing import NDArray
 from torch.nn import functional as F
 
-from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.pseudo.alignment import ClassAlignment
 from occle_core.pseudo.merge import merge_pseudo_labels
@@ -187,6 +187,6 @@ class FoundationLabeller:
         return merge_pseudo_labels(dataset_map, self.grounded(image), alignment)
 
     def label(
-        self, sequence: SemanticKittiSequence, index: int, image: NDArray[np.uint8]
+        self, sequence: SequenceSource, index: int, camera: str, image: NDArray[np.uint8]
     ) -> NDArray[np.uint8]:
         return self(image)

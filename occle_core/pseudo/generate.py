@@ -6,21 +6,27 @@ Cache layout (next to the dataset's own folders, so training never recomputes th
     ROOT/sequences/XX/pseudo_labels/velodyne/NNNNNN.bin  uint8 per point of the scan, 255 = unknown
     ROOT/sequences/XX/pseudo_labels/voxels/NNNNNN.npz    dense voxel pseudo labels of a key frame
     ROOT/sequences/XX/pseudo_labels/summary.json         source, settings and measured quality
+
+An Occ3D root (`--layout occ3d`) gets the same per scene under ROOT/occle/<scene>/pseudo_labels/,
+with one image folder per camera (CAM_FRONT/, ...) and frames numbered by key frame.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.io.atomic import atomic_write_bytes
@@ -51,8 +57,35 @@ class PseudoLabeller(Protocol):
     name: str
 
     def label(
-        self, sequence: SemanticKittiSequence, index: int, image: NDArray[np.uint8]
+        self, sequence: SequenceSource, index: int, camera: str, image: NDArray[np.uint8]
     ) -> NDArray[np.uint8]: ...
+
+
+def exact_2d_files(sequence: SequenceSource, index: int, camera: str) -> tuple[Path, Path]:
+    """Where a synthetic dataset keeps the exact 2D labels and instances of one image:
+    `synthetic/semantic_2/NNNNNN.png` (+ instance_2) for image_2 of a SemanticKITTI-layout
+    sequence, `ROOT/synthetic/semantic/CAM_*/<image stem>.png` (+ instance) in the Occ3D layout."""
+    from occle_core.data.nuscenes.scene import Occ3DScene
+
+    if isinstance(sequence, Occ3DScene):
+        stem = Path(sequence.samples[index].cameras[camera].file).stem
+        folder = sequence.root / "synthetic"
+        return (
+            folder / "semantic" / camera / f"{stem}.png",
+            folder / "instance" / camera / f"{stem}.png",
+        )
+    suffix = camera.split("_")[-1]
+    folder = sequence.path / "synthetic"
+    return (
+        folder / f"semantic_{suffix}" / f"{index:06d}.png",
+        folder / f"instance_{suffix}" / f"{index:06d}.png",
+    )
+
+
+def _sequence_seed(sequence: SequenceSource) -> int:
+    """A stable number for a sequence name ("04" -> 4, a scene name -> its CRC32)."""
+    name = sequence.sequence
+    return int(name) if name.isdigit() else zlib.crc32(name.encode())
 
 
 class SimulatedLabeller:
@@ -61,7 +94,7 @@ class SimulatedLabeller:
     Args:
         alignment: class alignment of the target label set.
         errors: error rates.
-        seed: the errors of frame (sequence, index) depend only on (seed, sequence, index).
+        seed: the errors of image (sequence, index, camera) depend only on those and the seed.
     """
 
     def __init__(self, alignment: ClassAlignment, errors: SimulatedErrors | None, seed: int):
@@ -70,21 +103,23 @@ class SimulatedLabeller:
         self.name = SimulatedFoundationModel.name
 
     def label(
-        self, sequence: SemanticKittiSequence, index: int, image: NDArray[np.uint8]
+        self, sequence: SequenceSource, index: int, camera: str, image: NDArray[np.uint8]
     ) -> NDArray[np.uint8]:
-        semantic_file = sequence.path / "synthetic" / "semantic_2" / f"{index:06d}.png"
-        instance_file = sequence.path / "synthetic" / "instance_2" / f"{index:06d}.png"
+        semantic_file, instance_file = exact_2d_files(sequence, index, camera)
         if not semantic_file.exists() or not instance_file.exists():
             raise DataFormatError(
                 semantic_file.parent,
-                "no exact 2D labels (synthetic/semantic_2 and instance_2)",
-                "a synthetic sequence written by `occle synth`: the simulated foundation model "
+                "no exact 2D labels (synthetic semantic and instance images)",
+                "a synthetic dataset written by `occle synth`: the simulated foundation model "
                 "only works there; use --source transformers on real data",
             )
         semantic = read_label_image(semantic_file)
         instance = read_uint16_image(instance_file, "instance image")
-        rng = np.random.default_rng([self.seed, int(sequence.sequence), index])
-        return self.model(semantic, instance, rng)
+        # The first camera keeps the seeds of the single-camera datasets (and their figures).
+        stream = [self.seed, _sequence_seed(sequence), index]
+        if camera != "image_2":
+            stream.append(zlib.crc32(camera.encode()))
+        return self.model(semantic, instance, np.random.default_rng(stream))
 
 
 @dataclass
@@ -107,6 +142,8 @@ class PseudoLabelReport:
             voxels both label (voxels the ground truth calls empty count against a class).
         voxel_iou: per-class voxel IoU.
         voxel_coverage: share of the ground truth's occupied voxels that got a pseudo label.
+        voxel_empty_precision: share of the voxels marked empty that the ground truth calls
+            empty (of those it labels).
     """
 
     sequence: str
@@ -122,6 +159,7 @@ class PseudoLabelReport:
     voxel_miou: float | None = None
     voxel_iou: dict[str, float] | None = None
     voxel_coverage: float | None = None
+    voxel_empty_precision: float | None = None
 
 
 def generate_pseudo_labels(
@@ -132,6 +170,7 @@ def generate_pseudo_labels(
     progress: Callable[[str, int, int], None] = lambda *_: None,
     lifting: TemporalLifting | None = None,
     voxel_window: VoxelWindow | None = None,
+    opened: Sequence[SequenceSource] | None = None,
 ) -> list[PseudoLabelReport]:
     """Label every image of `sequences`, lift to the scans, write the cache and a summary.
 
@@ -149,6 +188,8 @@ def generate_pseudo_labels(
         lifting: temporal window and tolerances (default `TemporalLifting()`);
             `TemporalLifting.own_image_only()` labels each scan from its own image alone.
         voxel_window: scans accumulated into each key frame (default `VoxelWindow()`).
+        opened: the sequences already opened (another layout, e.g. Occ3D scenes); `root` and
+            `sequences` then only name them.
 
     Returns:
         One report per sequence (also written to its summary.json).
@@ -156,8 +197,11 @@ def generate_pseudo_labels(
     lifting = lifting or TemporalLifting()
     voxel_window = voxel_window or VoxelWindow()
     reports = []
-    for name in sequences:
-        sequence = SemanticKittiSequence(root, name)
+    sources = (
+        list(opened) if opened is not None else [SemanticKittiSequence(root, n) for n in sequences]
+    )
+    for sequence in sources:
+        name = sequence.sequence
         ids = sequence.scan_ids
         report = PseudoLabelReport(sequence.sequence, labeller.name, frames=len(ids))
         total = 2 * len(ids) + len(sequence.voxel_ids)
@@ -188,25 +232,27 @@ def _offset_progress(
 
 
 def _label_images(
-    sequence: SemanticKittiSequence,
+    sequence: SequenceSource,
     labeller: PseudoLabeller,
     report: PseudoLabelReport,
     progress: Callable[[int], None],
 ) -> None:
-    """Pass 1: the 2D pseudo labels of every image, written as PNG, scored when exact 2D labels
-    exist."""
-    agreement = LabelAgreement(sequence.labels.class_names, skip=[0])
+    """Pass 1: the 2D pseudo labels of every image of every camera, written as PNG, scored
+    when exact 2D labels exist."""
+    empty = sequence.labels.empty_label
+    agreement = LabelAgreement(sequence.labels.class_names, skip=[empty])
     for done, index in enumerate(sequence.scan_ids):
         frame = sequence.frame(index)
         if not frame.images:
             raise DataFormatError(
-                sequence.file("image_2", index, ".png"), "missing", "one image per scan"
+                f"{sequence.path} frame {index}", "no camera image", "one image per camera"
             )
-        pseudo = labeller.label(sequence, index, frame.images[0])
-        write_png(pseudo_image_path(sequence, index), pseudo)
-        truth_2d = sequence.path / "synthetic" / "semantic_2" / f"{index:06d}.png"
-        if truth_2d.exists():
-            agreement.add(pseudo, read_label_image(truth_2d))
+        for camera, image in zip(frame.cameras, frame.images, strict=True):
+            pseudo = labeller.label(sequence, index, camera.name, image)
+            write_png(pseudo_image_path(sequence, index, camera.name), pseudo)
+            truth_2d = exact_2d_files(sequence, index, camera.name)[0]
+            if truth_2d.exists():
+                agreement.add(pseudo, read_label_image(truth_2d))
         progress(done + 1)
     if agreement.counted:
         report.image_miou = agreement.miou()
@@ -214,32 +260,61 @@ def _label_images(
         report.image_coverage = agreement.coverage()
 
 
+def _point_truth(sequence: SequenceSource, index: int, frame: Frame) -> NDArray[np.uint8] | None:
+    """Exact per-point classes of frame `index` where the dataset has them (255 elsewhere and
+    on the empty class), or None: SemanticKITTI point labels; in the synthetic Occ3D layout the
+    classes of the key sweep (the first points of the frame)."""
+    from occle_core.data.nuscenes.scene import Occ3DScene
+
+    empty = sequence.labels.empty_label
+    if isinstance(sequence, Occ3DScene):
+        stem = Path(sequence.samples[index].lidar_file).name.replace(".pcd.bin", ".label")
+        file = sequence.root / "synthetic" / "points" / stem
+        if not file.exists():
+            return None
+        key = np.fromfile(file, dtype=np.uint8)
+        truth = np.full(len(frame.points), IGNORE, dtype=np.uint8)
+        truth[: len(key)] = key[: len(frame.points)]
+    elif isinstance(sequence, SemanticKittiSequence):
+        if not sequence.file("labels", index, ".label").exists():
+            return None
+        truth, _ = sequence.point_labels(index, len(frame.points))
+    else:
+        return None
+    return np.where(truth == empty, IGNORE, truth).astype(np.uint8)
+
+
 def _lift_to_points(
-    sequence: SemanticKittiSequence,
+    sequence: SequenceSource,
     lifting: TemporalLifting,
     report: PseudoLabelReport,
     progress: Callable[[int], None],
 ) -> None:
-    """Pass 2: per-point labels of every scan from the images of its window, written as .bin,
-    scored when point labels exist. Only the views inside the window are kept in memory."""
+    """Pass 2: per-point labels of every scan from the images of every camera of its window,
+    written as .bin, scored when point labels exist. Only the views inside the window are kept
+    in memory."""
     names = sequence.labels.class_names
-    agreement = LabelAgreement(names, skip=[0])
+    agreement = LabelAgreement(names, skip=[sequence.labels.empty_label])
     ids = sequence.scan_ids
-    # Frame number -> (its scan, its labelled image); the scan being lifted is always among them.
-    window: dict[int, tuple[Frame, LabelledView]] = {}
+    # Frame number -> (its scan, one labelled view per camera); the scan being lifted is always
+    # among them.
+    window: dict[int, tuple[Frame, list[LabelledView]]] = {}
 
-    def load(index: int) -> tuple[Frame, LabelledView]:
+    def load(index: int) -> tuple[Frame, list[LabelledView]]:
         frame = sequence.frame(index)
-        camera = frame.cameras[0]
-        pseudo = read_label_image(pseudo_image_path(sequence, index))
-        if pseudo.shape != (camera.height, camera.width):
-            raise DataFormatError(
-                pseudo_image_path(sequence, index),
-                f"{pseudo.shape[1]}x{pseudo.shape[0]} pseudo labels",
-                f"the image size {camera.width}x{camera.height}",
-            )
-        surface = surface_depth(frame.xyz, camera, lifting.depth_cell)
-        return frame, LabelledView(index, frame.pose, camera, pseudo, surface)
+        views = []
+        for camera in frame.cameras:
+            path = pseudo_image_path(sequence, index, camera.name)
+            pseudo = read_label_image(path)
+            if pseudo.shape != (camera.height, camera.width):
+                raise DataFormatError(
+                    path,
+                    f"{pseudo.shape[1]}x{pseudo.shape[0]} pseudo labels",
+                    f"the image size {camera.width}x{camera.height}",
+                )
+            surface = surface_depth(frame.xyz, camera, lifting.depth_cell)
+            views.append(LabelledView(index, frame.pose, camera, pseudo, surface))
+        return frame, views
 
     for done, index in enumerate(ids):
         first, last = index - lifting.back, index + lifting.forward
@@ -249,14 +324,13 @@ def _lift_to_points(
             if needed not in window:
                 window[needed] = load(needed)
         frame = window[index][0]
-        views = [view for _, view in window.values()]
+        views = [view for _, frame_views in window.values() for view in frame_views]
         point_labels = temporal_point_labels(
             frame.xyz, frame.pose, index, views, lifting, len(names)
         )
         atomic_write_bytes(pseudo_points_path(sequence, index), point_labels.tobytes())
-        if sequence.file("labels", index, ".label").exists():
-            truth, _ = sequence.point_labels(index, len(frame.points))
-            truth = np.where(truth == 0, 255, truth).astype(np.uint8)
+        truth = _point_truth(sequence, index, frame)
+        if truth is not None:
             agreement.add(point_labels, truth)
         progress(done + 1)
     if agreement.counted:
@@ -266,7 +340,7 @@ def _lift_to_points(
 
 
 def _dense_voxels(
-    sequence: SemanticKittiSequence,
+    sequence: SequenceSource,
     window: VoxelWindow,
     report: PseudoLabelReport,
     progress: Callable[[int], None],
@@ -274,20 +348,26 @@ def _dense_voxels(
     """Pass 3: dense voxel pseudo labels of every key frame, written as .npz, scored against
     the voxel ground truth."""
     names = sequence.labels.class_names
-    agreement = LabelAgreement(names, skip=[0])
-    occupied = covered = 0
-    dense = DensePseudoLabeller(sequence, window, len(names))
+    empty_label = sequence.labels.empty_label
+    agreement = LabelAgreement(names, skip=[empty_label])
+    occupied = covered = marked_empty = truly_empty = 0
+    dense = DensePseudoLabeller(sequence, window, len(names), empty_label=empty_label)
     for done, index in enumerate(sequence.voxel_ids):
         labels = dense(index)
         write_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), labels)
         truth = sequence.voxel_ground_truth(index).labels
         agreement.add(labels, truth)
-        solid = (truth != 0) & (truth != IGNORE)
+        solid = (truth != empty_label) & (truth != IGNORE)
         occupied += int(np.count_nonzero(solid))
-        covered += int(np.count_nonzero(solid & (labels != IGNORE)))
+        covered += int(np.count_nonzero(solid & (labels != IGNORE) & (labels != empty_label)))
+        empty = (labels == empty_label) & (truth != IGNORE)
+        marked_empty += int(np.count_nonzero(empty))
+        truly_empty += int(np.count_nonzero(empty & (truth == empty_label)))
         progress(done + 1)
     report.voxel_frames = len(sequence.voxel_ids)
     if occupied:
         report.voxel_miou = agreement.miou()
         report.voxel_iou = agreement.iou()
         report.voxel_coverage = covered / occupied
+    if marked_empty:
+        report.voxel_empty_precision = truly_empty / marked_empty

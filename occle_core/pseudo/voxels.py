@@ -6,8 +6,13 @@ The same recipe applied to the lifted pseudo labels gives a dense pseudo target 
 frame: the pseudo-labelled points of scans t - back .. t + forward are moved into scan t's frame
 with the poses and each voxel of the grid takes their majority label (255 where no labelled
 point falls). It costs nothing at inference (the network still sees t - 2 .. t only); it is an
-offline target, cached by `occle pseudo-label`, and it says only "occupied by class c", never
-"empty".
+offline target, cached by `occle pseudo-label`.
+
+SemanticKITTI's ground truth also says "empty": so does this target, where the beams of the
+window's scans crossed a voxel that none of their returns fell into (ray traversal as in
+`lidar_evidence`, with a one-voxel horizontal clearance around occupied voxels so grazing beams do
+not carve into the ground). Without it the final head's pseudo CE only ever says "occupied" and
+the network learns to over-fill the scene (measured: completion precision 89 % -> 69 %).
 
 Objects that move during the window leave trails, as in SemanticKITTI's own accumulation.
 Measured on the demo's validation sequence (10 key frames), scoring the grids directly as
@@ -22,10 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.source import SequenceSource
 from occle_core.frame import Frame
 from occle_core.geometry.aggregate import aggregate_frames
 from occle_core.geometry.grid import GridSpec
+from occle_core.geometry.raytrace import FREE, lidar_evidence
+from occle_core.geometry.transforms import invert_rigid
 from occle_core.pseudo.cache import pseudo_points_path, read_point_pseudo_labels
 from occle_core.pseudo.lifting import IGNORE, vote_voxel_labels
 
@@ -37,14 +44,20 @@ class VoxelWindow:
     Attributes:
         back: scans before the key frame.
         forward: scans after it.
+        empty: mark voxels the window's beams crossed without a return as empty.
+        max_rays: beams traced for the empty voxels (an even subsample of the window's points).
     """
 
     back: int = 10
     forward: int = 20
+    empty: bool = True
+    max_rays: int = 200_000
 
     def __post_init__(self) -> None:
         if self.back < 0 or self.forward < 0:
             raise ValueError(f"VoxelWindow: window {self.back}/{self.forward} is negative")
+        if self.max_rays <= 0:
+            raise ValueError(f"VoxelWindow: max_rays must be positive, got {self.max_rays}")
 
 
 def vote_grid(
@@ -81,12 +94,20 @@ class DensePseudoLabeller:
         sequence: the sequence; its per-point pseudo labels must be cached already.
         window: scans accumulated per key frame.
         num_classes: classes of the label set.
+        empty_label: the label set's empty class (used when `window.empty`).
     """
 
-    def __init__(self, sequence: SemanticKittiSequence, window: VoxelWindow, num_classes: int):
+    def __init__(
+        self,
+        sequence: SequenceSource,
+        window: VoxelWindow,
+        num_classes: int,
+        empty_label: int = 0,
+    ):
         self.sequence = sequence
         self.window = window
         self.num_classes = num_classes
+        self.empty_label = empty_label
         self._scans: dict[int, tuple[Frame, NDArray[np.uint8]]] = {}
 
     def _scan(self, index: int) -> tuple[Frame, NDArray[np.uint8]]:
@@ -99,12 +120,31 @@ class DensePseudoLabeller:
         return self._scans[index]
 
     def __call__(self, index: int) -> NDArray[np.uint8]:
-        """(X, Y, Z) uint8 dense pseudo labels of key frame `index` (255 = unknown)."""
+        """(X, Y, Z) uint8 dense pseudo labels of key frame `index` (255 = unknown; the empty
+        class where the window saw free space)."""
         first, last = index - self.window.back, index + self.window.forward
         for stale in [i for i in self._scans if i < first]:  # key frames come in order
             del self._scans[stale]
         window = [i for i in self.sequence.scan_ids if first <= i <= last]
         scans = [self._scan(i) for i in window]
-        aggregated = aggregate_frames([frame for frame, _ in scans], self._scan(index)[0])
+        reference = self._scan(index)[0]
+        aggregated = aggregate_frames([frame for frame, _ in scans], reference)
         labels = np.concatenate([labels for _, labels in scans])
-        return vote_grid(aggregated.points, labels, self.sequence.grid, self.num_classes)
+        grid = self.sequence.grid
+        result = vote_grid(aggregated.points, labels, grid, self.num_classes)
+        if self.window.empty:
+            # The rays start at each scan's LiDAR (`sequence.poses`), which for an Occ3D scene
+            # sits above the ego origin its frame is expressed in.
+            ref_from_world = invert_rigid(reference.pose)
+            poses = self.sequence.poses
+            origins = np.stack([(ref_from_world @ poses[i])[:3, 3] for i in window])
+            evidence = lidar_evidence(
+                aggregated.points,
+                origins,
+                aggregated.source,
+                grid,
+                max_rays=self.window.max_rays,
+                clearance=(1, 1, 0),
+            )
+            result[evidence == FREE] = self.empty_label
+        return result

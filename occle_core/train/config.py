@@ -19,9 +19,12 @@ class DataConfig:
     """Where the training data is.
 
     Attributes:
-        root: dataset root in the SemanticKITTI layout (real or `occle synth`).
-        train_sequences: sequences to train on.
-        val_sequences: sequences to validate on (their voxel-labelled frames; may be empty).
+        root: dataset root (real or `occle synth`), in the `layout` given.
+        layout: "semantickitti" (sequences/XX) or "occ3d" (nuScenes samples/ + sweeps/, an
+            info file and Occ3D gts/<scene>/<token>/labels.npz; sequences are scene names).
+        train_sequences: sequences (scenes) to train on.
+        val_sequences: sequences (scenes) to validate on (their voxel-labelled frames; may be
+            empty).
         scans: LiDAR scans aggregated per sample.
         frames: "key": train on the frames with voxel ground truth files (every 5th in
             SemanticKITTI; the budget decides whether their labels are used), "all": every scan.
@@ -30,15 +33,23 @@ class DataConfig:
         dense_pseudo: the final head's pseudo CE (`objective.final_pseudo`) also uses the cached
             dense voxel pseudo labels of key frames (a window of pseudo-labelled scans voted per
             voxel); off: only the lifted labels of the input LiDAR voxels.
+        info_file: occ3d: the mmdetection3d info file, relative to `root` (or absolute).
+        sweeps: occ3d: earlier LiDAR sweeps aggregated into every key frame.
+        mask: occ3d: voxels outside this Occ3D mask ("camera", "lidar" or "none") are not
+            supervised (the official evaluation counts `mask_camera` only).
     """
 
     root: str = ""
+    layout: Literal["semantickitti", "occ3d"] = "semantickitti"
     train_sequences: tuple[str, ...] = ("00",)
     val_sequences: tuple[str, ...] = ()
     scans: int = 3
     frames: Literal["key", "all"] = "key"
     pseudo_labels: bool = True
     dense_pseudo: bool = True
+    info_file: str = "occle_infos.pkl"
+    sweeps: int = 0
+    mask: Literal["camera", "lidar", "none"] = "camera"
 
 
 @dataclass(frozen=True)

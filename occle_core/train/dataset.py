@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.geometry.raytrace import FREE, UNKNOWN, lidar_evidence
@@ -83,6 +84,8 @@ class OccupancyDataset:
             `objective.final_free`).
         dense_pseudo: read the cached dense voxel pseudo labels of key frames (frames with voxel
             ground truth files; an error names the file when one is missing).
+        opened: the sequences, already opened (`occle_core.train.sources`: another layout than
+            SemanticKITTI's); `root` and `sequences` are then not used to open them.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class OccupancyDataset:
         evidence: bool = True,
         free_space: bool = False,
         dense_pseudo: bool = False,
+        opened: Sequence[SequenceSource] | None = None,
     ):
         if scans < 1:
             raise ValueError(f"scans={scans}, expected >= 1")
@@ -108,8 +112,9 @@ class OccupancyDataset:
         self.free_space = free_space
         self.dense_pseudo = dense_pseudo and pseudo_labels
         self.fusion_grid = config.fusion_grid()
-        opened = [SemanticKittiSequence(root, name) for name in sequences]
-        self.sequences = {sequence.sequence: sequence for sequence in opened}
+        if opened is None:
+            opened = [SemanticKittiSequence(root, name) for name in sequences]
+        self.sequences: dict[str, SequenceSource] = {s.sequence: s for s in opened}
         self.items: list[tuple[str, int]] = []
         for sequence in opened:
             if sequence.grid.shape != config.grid.shape:
@@ -143,7 +148,10 @@ class OccupancyDataset:
         dense_pseudo = None
         point_pseudo = np.full(len(frame.points), IGNORE, dtype=np.uint8)
         if self.pseudo_labels:
-            image_pseudo = [read_label_image(pseudo_image_path(sequence, index))]
+            image_pseudo = [
+                read_label_image(pseudo_image_path(sequence, index, camera.name))
+                for camera in frame.cameras
+            ]
             # Each scan's cache is checked against that scan's point count.
             point_pseudo = np.concatenate(
                 [

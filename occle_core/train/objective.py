@@ -45,8 +45,9 @@ class ObjectiveConfig:
         final: weight of the final-head losses.
         sap: weight of L_sap (0 disables).
         final_pseudo: weight of a CE of the final head against the 3D pseudo labels on the
-            voxels without a voxel label: the dense voxel pseudo labels of key frames and the
-            lifted labels of the input LiDAR voxels (our addition, see docs/training.md).
+            voxels without a voxel label: the dense voxel pseudo labels of key frames (their
+            free space as the empty class) and the lifted labels of the input LiDAR voxels (our
+            addition, see docs/training.md).
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames).
@@ -227,13 +228,8 @@ def compute_losses(
         terms["sem_2d"] = weighted_cross_entropy(logits, pseudo.flatten(0, 1))
         weights["sem_2d"] = config.image
     if config.sap > 0 and batch.sap_projections:
-        if empty_label != 0:
-            raise ValueError(
-                "the SAP loss needs the empty class at index 0 (SemanticKITTI layout); "
-                "set objective.sap: 0 for this label set"
-            )
         parts = [
-            sap_loss(out.logits[b], projection, pseudo, config.sap_min_weight)
+            sap_loss(out.logits[b], projection, pseudo, config.sap_min_weight, empty_label)
             for b, (projections, pseudos) in enumerate(
                 zip(batch.sap_projections, batch.sap_pseudo, strict=True)
             )

@@ -47,6 +47,7 @@ from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
 from occle_core.train.objective import compute_losses
 from occle_core.train.schedule import sigmoid_rampup, warmup_cosine
+from occle_core.train.sources import open_sequences
 from occle_core.train.teacher import MeanTeacher
 from occle_core.typed_config import to_mapping
 
@@ -123,6 +124,7 @@ class Trainer:
             # Full-resolution free space costs a second ray trace per sample: only when used.
             free_space=config.objective.final_free > 0,
             dense_pseudo=data.dense_pseudo and config.objective.final_pseudo > 0,
+            opened=open_sequences(data, data.train_sequences),
         )
         self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
         self.train_set.budget = self.budget
@@ -135,6 +137,7 @@ class Trainer:
                 key_frames_only=True,
                 pseudo_labels=False,
                 evidence=False,
+                opened=open_sequences(data, data.val_sequences),
             )
             if data.val_sequences
             else None
@@ -434,6 +437,8 @@ def validate(
     model.eval()
     if len(dataset) == 0:
         return {"miou": float("nan"), "iou": float("nan")}
+    if model.config.empty_label != 0:
+        return _validate_occ3d(model, dataset, builder, device)
     confusion = SSCConfusion([f"class{c}" for c in range(model.config.num_classes)])
     for index in range(len(dataset)):
         sample = dataset[index]
@@ -448,3 +453,24 @@ def validate(
         "precision": float(scores.precision),
         "recall": float(scores.recall),
     }
+
+
+def _validate_occ3d(
+    model: OccLE, dataset: OccupancyDataset, builder: BatchBuilder, device: torch.device
+) -> dict[str, float]:
+    """Occ3D scores (the challenge's mIoU over every class but the last, free one, on the
+    labelled voxels: the dataset's mask) and the geometric IoU of occupied vs free."""
+    from occle_core.eval.occ3d import Occ3DConfusion
+
+    num_classes, free = model.config.num_classes, model.config.empty_label
+    confusion = Occ3DConfusion([f"class{c}" for c in range(num_classes)])
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if sample.truth is None:
+            raise ValueError(f"validate: {sample.key} has no voxel ground truth")
+        predicted = model(builder.inputs([sample]).to(device)).labels()[0].cpu().numpy()
+        confusion.add(predicted, sample.truth, sample.truth != IGNORE)
+    if free != num_classes - 1:
+        raise ValueError(f"validate: the Occ3D metric wants free last, not class {free}")
+    scores = confusion.scores()
+    return {"miou": float(scores.miou), "iou": scores.geometry_iou()}

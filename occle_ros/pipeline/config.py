@@ -72,11 +72,14 @@ class TfParams:
     fixed_frame: world-fixed frame (odom/map) used to aggregate past scans (`input.scans` > 1).
     cam_from_lidar: fallback extrinsics when TF has no answer: 16 row-major values per camera
         (camera optical frame from the LiDAR/grid frame), concatenated; empty = TF only.
+    grid_frame: TF frame the model's voxel grid is defined in; "" = the model configuration's
+        `grid.frame_id` (an Occ3D model's grid is the ego frame: base_link on most robots).
     """
 
     timeout: float = 0.05
     fixed_frame: str = "odom"
     cam_from_lidar: tuple[float, ...] = ()
+    grid_frame: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -108,10 +109,14 @@ class ModelRunner:
             scores = (probability * 255).round().to(torch.uint8).cpu().numpy()
         return Prediction(labels, scores)
 
-    def grid(self, prediction: Prediction, stamp: float, frame_id: str) -> OccupancyGrid:
-        """The prediction as an `OccupancyGrid` in the model's grid frame."""
+    def grid(
+        self, prediction: Prediction, stamp: float, frame_id: str, grid_frame: str = ""
+    ) -> OccupancyGrid:
+        """The prediction as an `OccupancyGrid` in the model's grid frame (named `grid_frame`
+        in TF when given, else the model configuration's `grid.frame_id`)."""
+        spec = self.config.grid
         return OccupancyGrid(
-            grid=self.config.grid,
+            grid=dataclasses.replace(spec, frame_id=grid_frame) if grid_frame else spec,
             labels=prediction.labels,
             class_names=self.class_names,
             empty_label=self.config.empty_label,

@@ -107,7 +107,7 @@ class OccupancyPipeline:
             )
         values = np.asarray(config.tf.cam_from_lidar, dtype=np.float64)
         self.assembler = FrameAssembler(
-            grid_frame=runner.config.grid.frame_id,
+            grid_frame=config.tf.grid_frame or runner.config.grid.frame_id,
             topics=SensorTopics(
                 config.topics.cloud,
                 config.topics.images,
@@ -150,7 +150,9 @@ class OccupancyPipeline:
         prediction = self.runner.predict(frame, self.config.output.confidence)
         inferred = time.perf_counter()
         stamp_ns = stamp_to_ns(cloud.header.stamp)
-        grid = self.runner.grid(prediction, stamp_ns * 1e-9, frame.frame_id)
+        grid = self.runner.grid(
+            prediction, stamp_ns * 1e-9, frame.frame_id, self.assembler.grid_frame
+        )
         output = self.encode(grid, stamp_ns)
         done = time.perf_counter()
         output.timings = {

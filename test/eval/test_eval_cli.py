@@ -161,6 +161,8 @@ def test_occ3d_cli_prints_table_and_writes_json(
     assert report["per_class"]["car"] == 40.0
     assert report["per_class"]["bus"] is None
     assert "iou" not in report
+    # Occupied vs free inside the mask: only cars are occupied here, so it equals car's IoU.
+    assert report["iou_geometry"] == 40.0 and row(printed, "IoU (geometry)") == "40.00"
 
 
 def test_occ3d_cli_missing_prediction(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,3 +62,20 @@ def test_loss_ignores_unknown_pixels_and_low_weight():
     assert sap_loss(empty, projection, labels, min_weight=0.3).item() == 0.0
     with pytest.raises(ValueError, match="pixels"):
         sap_loss(logits, projection, torch.zeros(3, 3, dtype=torch.long))
+
+
+def test_empty_class_anywhere_in_the_label_set():
+    """Occ3D's free class is the last one (17): with empty_label=2 the loss equals the one of
+    the same logits and labels with classes renumbered so that empty is 0."""
+    centers = np.array([[3.0, 0.0, 0.0], [6.0, 0.0, 0.0]])
+    projection = SapProjection.build(centers, _camera())
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 2, 1, 1, generator=generator)  # classes: 0 car, 1 road, 2 empty
+    labels = torch.full((4, 4), 255, dtype=torch.long)
+    labels[2, 2], labels[2, 1] = 1, 2  # road, and an "empty" pixel that must not count
+    loss = sap_loss(logits, projection, labels, min_weight=0.0, empty_label=2)
+    renumbered = logits[[2, 0, 1]]  # empty first: 0 empty, 1 car, 2 road
+    labels_renumbered = torch.full((4, 4), 255, dtype=torch.long)
+    labels_renumbered[2, 2] = 2
+    expected = sap_loss(renumbered, projection, labels_renumbered, min_weight=0.0)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6) and loss.item() > 0

@@ -85,22 +85,41 @@ def test_window_fills_voxels_the_key_scan_misses(labelled_root: Path):
     window = DensePseudoLabeller(sequence, VoxelWindow(5, 5), num_classes)(index)
     truth = sequence.voxel_ground_truth(index).labels
     solid = (truth != 0) & (truth != IGNORE)
-    covered_key = np.count_nonzero(solid & (key_scan_only != IGNORE))
-    covered_window = np.count_nonzero(solid & (window != IGNORE))
-    assert covered_window > 1.5 * covered_key
+    covered_key = np.count_nonzero(solid & (key_scan_only != IGNORE) & (key_scan_only != 0))
+    labelled = solid & (window != IGNORE) & (window != 0)
+    assert np.count_nonzero(labelled) > 1.5 * covered_key
     # On the ground truth's occupied voxels the window's labels are mostly right.
-    agree_window = np.mean(window[solid & (window != IGNORE)] == truth[solid & (window != IGNORE)])
-    assert agree_window > 0.5
+    assert np.mean(window[labelled] == truth[labelled]) > 0.5
     # The cache written by generate_pseudo_labels is that same grid.
     cached = read_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), truth.shape)
     np.testing.assert_array_equal(cached, window)
 
 
+def test_free_space_of_the_window_is_marked_empty(labelled_root: Path):
+    """Voxels the window's beams crossed without a return become the empty class (0); they are
+    truly empty almost everywhere, and switching it off leaves exactly the voted voxels."""
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    index = sequence.voxel_ids[1]
+    num_classes = len(sequence.labels.class_names)
+    with_empty = DensePseudoLabeller(sequence, VoxelWindow(5, 5), num_classes)(index)
+    voted_only = DensePseudoLabeller(sequence, VoxelWindow(5, 5, empty=False), num_classes)(index)
+    truth = sequence.voxel_ground_truth(index).labels
+    empty = with_empty == 0
+    assert not (voted_only == 0).any()  # the vote never says "empty"
+    assert empty.mean() > 0.1  # measured: 14.5 % of the grid (the rest is unseen or solid)
+    np.testing.assert_array_equal(with_empty[~empty], voted_only[~empty])  # occupied wins
+    judged = empty & (truth != IGNORE)
+    assert np.mean(truth[judged] == 0) > 0.95
+    with pytest.raises(ValueError, match="max_rays"):
+        VoxelWindow(max_rays=0)
+
+
 def test_summary_reports_dense_voxel_quality(labelled_root: Path):
     sequence = SemanticKittiSequence(labelled_root, 0)
     summary = json.loads((sequence.path / "pseudo_labels" / "summary.json").read_text())
-    assert summary["voxel_window"] == {"back": 5, "forward": 5}
+    assert summary["voxel_window"] == {"back": 5, "forward": 5, "empty": True, "max_rays": 200_000}
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0
+    assert summary["voxel_empty_precision"] > 0.95
     for index in sequence.voxel_ids:
         assert pseudo_voxels_path(sequence, index).exists()

@@ -198,13 +198,17 @@ def occ3d_prediction_path(root: Path_, token: str) -> Path:
 
 
 def write_occ3d_prediction(
-    root: Path_, token: str, prediction: OccupancyGrid | NDArray[np.integer]
+    root: Path_,
+    token: str,
+    prediction: OccupancyGrid | NDArray[np.integer],
+    shape: tuple[int, int, int] = OCC3D_GRID.shape,
 ) -> Path:
-    """Write a prediction as `<root>/<token>.npz` holding uint8 classes under `arr_0`."""
+    """Write a prediction as `<root>/<token>.npz` holding uint8 classes under `arr_0` (`shape`:
+    the official grid unless a synthetic dataset describes another)."""
     classes = prediction.labels if isinstance(prediction, OccupancyGrid) else np.asarray(prediction)
     path = occ3d_prediction_path(root, token)
-    if classes.shape != OCC3D_GRID.shape:
-        raise DataFormatError(path, f"prediction has shape {classes.shape}", f"{OCC3D_GRID.shape}")
+    if classes.shape != tuple(shape):
+        raise DataFormatError(path, f"prediction has shape {classes.shape}", f"{tuple(shape)}")
     if classes.size and (classes.min() < 0 or classes.max() > OCC3D_FREE):
         raise DataFormatError(
             path, f"prediction holds class {int(classes.max())}", f"0..{OCC3D_FREE}"

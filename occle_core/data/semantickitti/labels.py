@@ -55,6 +55,11 @@ class SemanticKittiLabels:
         return len(self.learning_map_inv)
 
     @property
+    def empty_label(self) -> int:
+        """The training class of empty voxels (0)."""
+        return 0
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """Name of each training class; class 0 is called "empty" (its meaning for voxels)."""
         names = [self.raw_names[self.learning_map_inv[c]] for c in range(self.num_classes)]

@@ -1,0 +1,206 @@
+"""One scene of an Occ3D-nuScenes root, read like a SemanticKITTI sequence.
+
+The training, inference and pseudo-label code walks "sequences" of numbered frames
+(`SemanticKittiSequence`). A nuScenes scene is the same thing at 2 Hz: its key frames (samples),
+in time order, numbered 0..K-1. Each frame is the key LiDAR sweep with `sweeps` earlier sweeps
+moved into it (nuScenes' own way of densifying its 32-beam LiDAR), the six camera images, and
+the ego pose; every key frame has Occ3D ground truth at `gts/<scene>/<token>/labels.npz`.
+
+Occ3D's ground truth is evaluated inside `mask_camera` only; `voxel_ground_truth` marks the
+voxels outside the chosen mask as 255 (unlabelled), which is how the Occ3D baselines train.
+Our own caches for a scene (pseudo labels) go under `ROOT/occle/<scene>/`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from numpy.typing import NDArray
+
+from occle_core.data.nuscenes.infos import read_nuscenes_infos
+from occle_core.data.nuscenes.occ3d import OCC3D_CLASS_NAMES, OCC3D_FREE, read_occ3d_labels
+from occle_core.data.nuscenes.sample import NuScenesCalibration, load_nuscenes_sample
+from occle_core.data.semantickitti.sequence import DATASET_FILE, VoxelGroundTruth
+from occle_core.errors import DataFormatError
+from occle_core.frame import Frame
+from occle_core.geometry.grid import OCC3D_GRID, GridSpec
+from occle_core.occupancy import OccupancyGrid
+
+Path_ = str | os.PathLike[str]
+#: Our per-scene folder (pseudo-label caches) under the data root.
+SCENE_DIR = "occle"
+
+
+@dataclass(frozen=True)
+class Occ3DClasses:
+    """The label set, shaped like `SemanticKittiLabels` where the pipeline reads it."""
+
+    class_names: tuple[str, ...] = OCC3D_CLASS_NAMES
+    empty_label: int = OCC3D_FREE
+
+
+def occ3d_dataset_grid(root: Path_) -> GridSpec:
+    """The grid of an Occ3D root: from `occle_dataset.yaml` when present (synthetic tiny
+    scenes), else the official 200 x 200 x 16 grid."""
+    file = Path(root) / DATASET_FILE
+    if not file.exists():
+        return OCC3D_GRID
+    try:
+        grid = yaml.safe_load(file.read_text(encoding="utf-8"))["grid"]
+        return GridSpec(
+            origin=tuple(grid["origin"]),
+            voxel_size=tuple(grid["voxel_size"]),
+            dims=tuple(grid["dims"]),
+            axis_order=grid.get("axis_order", "xyz"),
+            frame_id=grid.get("frame_id", "ego"),
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+        raise DataFormatError(
+            file, f"cannot read the grid description ({error})", "a mapping 'grid'"
+        ) from None
+
+
+class Occ3DScene:
+    """Read access to the key frames of one scene.
+
+    Args:
+        root: nuScenes data root (holds samples/, sweeps/, gts/).
+        scene: scene name.
+        samples: the scene's samples (any order; sorted by time here).
+        sweeps: earlier LiDAR sweeps aggregated into every frame.
+        mask: "camera" (Occ3D's evaluation mask), "lidar" or "none": voxels outside it are
+            unlabelled (255) in `voxel_ground_truth`.
+        gts: folder of the Occ3D ground truth (default ROOT/gts).
+        grid: the ground truth grid (default: `occ3d_dataset_grid(root)`).
+    """
+
+    def __init__(
+        self,
+        root: Path_,
+        scene: str,
+        samples: list[NuScenesCalibration],
+        sweeps: int = 0,
+        mask: str = "camera",
+        gts: Path_ | None = None,
+        grid: GridSpec | None = None,
+    ):
+        if mask not in ("camera", "lidar", "none"):
+            raise ValueError(f"mask={mask!r}; expected 'camera', 'lidar' or 'none'")
+        if not samples:
+            raise DataFormatError(scene, "scene has no samples", "at least one key frame")
+        self.root = Path(root)
+        self.sequence = scene
+        self.samples = sorted(samples, key=lambda s: s.timestamp)
+        self.sweeps = sweeps
+        self.mask = mask
+        self.gts = Path(gts) if gts is not None else self.root / "gts"
+        self.grid = grid or occ3d_dataset_grid(self.root)
+        self.labels = Occ3DClasses()
+        self.path = self.root / SCENE_DIR / scene
+
+    @property
+    def scan_ids(self) -> list[int]:
+        """Key frames 0..K-1 in time order."""
+        return list(range(len(self.samples)))
+
+    @property
+    def voxel_ids(self) -> list[int]:
+        """Key frames with an Occ3D ground-truth file."""
+        return [i for i in self.scan_ids if self.gt_file(i).is_file()]
+
+    @property
+    def poses(self) -> NDArray[np.float64]:
+        """(K, 4, 4) world pose of the LiDAR of every key frame (ego2global @ lidar2ego): the
+        origin of its rays. Frames themselves are in the ego frame (`Frame.pose` = ego2global);
+        the sweeps of a frame are given the key sweep's origin."""
+        return np.stack([s.ego2global @ s.lidar2ego for s in self.samples])
+
+    def token(self, index: int) -> str:
+        return self.samples[index].sample_token
+
+    def gt_file(self, index: int) -> Path:
+        return self.gts / self.sequence / self.token(index) / "labels.npz"
+
+    def frame(self, index: int, load_image: bool = True) -> Frame:
+        """Key frame `index` in the ego frame: LiDAR (+ sweeps), six images and cameras."""
+        frame = load_nuscenes_sample(
+            self.root, self.samples[index], load_images=load_image, sweeps=self.sweeps
+        )
+        return Frame(
+            frame.points,
+            frame.images,
+            frame.cameras,
+            frame.pose,
+            frame.time,
+            f"{self.sequence}/{self.token(index)}",
+        )
+
+    def voxel_ground_truth(self, index: int) -> VoxelGroundTruth:
+        """Occ3D labels of key frame `index`; voxels outside the mask are 255."""
+        labels = read_occ3d_labels(self.gt_file(index), self.grid.shape)
+        semantics = labels.semantics.copy()
+        observed = {
+            "camera": labels.mask_camera,
+            "lidar": labels.mask_lidar,
+            "none": np.ones_like(labels.mask_camera),
+        }[self.mask]
+        semantics[~observed] = 255
+        return VoxelGroundTruth(
+            labels=semantics, invalid=~observed, occluded=None, scan_occupancy=None
+        )
+
+    def ground_truth_grid(self, index: int) -> OccupancyGrid:
+        return OccupancyGrid(
+            grid=self.grid,
+            labels=self.voxel_ground_truth(index).labels,
+            class_names=self.labels.class_names,
+            empty_label=OCC3D_FREE,
+            stamp=self.samples[index].timestamp,
+            frame_id=f"{self.sequence}/{self.token(index)}",
+        )
+
+
+def scene_samples(info_file: Path_) -> dict[str, list[NuScenesCalibration]]:
+    """Samples of an info file grouped by scene, in file order of first appearance.
+
+    Raises:
+        DataFormatError: a sample without a scene name (the v1.1 converter drops it; the
+            legacy / Occ3D info files and `occle synth --layout occ3d` keep it).
+    """
+    grouped: dict[str, list[NuScenesCalibration]] = defaultdict(list)
+    for sample in read_nuscenes_infos(info_file):
+        if not sample.scene:
+            raise DataFormatError(
+                info_file,
+                f"sample {sample.sample_token} names no scene",
+                "samples with scene_name, scene_token or occ_path (Occ3D info files)",
+            )
+        grouped[sample.scene].append(sample)
+    return dict(grouped)
+
+
+def open_occ3d_scenes(
+    root: Path_,
+    info_file: Path_,
+    scenes: list[str],
+    sweeps: int = 0,
+    mask: str = "camera",
+) -> list[Occ3DScene]:
+    """The named scenes of an info file (relative paths start at `root`).
+
+    Raises:
+        DataFormatError: a scene the info file does not hold (the known ones are listed).
+    """
+    path = Path(info_file) if Path(info_file).is_absolute() else Path(root) / info_file
+    grouped = scene_samples(path)
+    missing = [s for s in scenes if s not in grouped]
+    if missing:
+        raise DataFormatError(
+            path, f"no samples of scene(s) {missing}", f"one of {sorted(grouped)[:20]}"
+        )
+    return [Occ3DScene(root, s, grouped[s], sweeps=sweeps, mask=mask) for s in scenes]
