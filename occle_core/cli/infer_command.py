@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from occle_core.cli.layout_args import add_layout_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -31,20 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frame", type=int, nargs="+", help="only these frame numbers")
     parser.add_argument("--scans", type=int, default=3, help="aggregated scans (default: 3)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument(
-        "--layout",
-        choices=("semantickitti", "occ3d"),
-        default="semantickitti",
-        help="dataset layout; occ3d: --sequences are scene names (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--info-file",
-        default="occle_infos.pkl",
-        help="occ3d: info file, relative to --dataset (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--sweeps", type=int, default=0, help="occ3d: LiDAR sweeps per key frame (default: 0)"
-    )
+    add_layout_arguments(parser, "every key frame is predicted as PRED/<token>.npz")
     parser.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from occle_core.cli.layout_args import add_layout_arguments
 from occle_core.pseudo.generate import PseudoLabelReport
 from occle_core.pseudo.temporal import TemporalLifting
 from occle_core.pseudo.voxels import VoxelWindow
@@ -47,20 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("semantickitti", "occ3d"),
         help="label set of the alignment table (default: the layout's)",
     )
-    parser.add_argument(
-        "--layout",
-        choices=("semantickitti", "occ3d"),
-        default="semantickitti",
-        help="dataset layout; occ3d: --sequences are scene names of --info-file, every camera "
-        "of every key frame is labelled, caches go to ROOT/occle/<scene>/ (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--info-file",
-        default="occle_infos.pkl",
-        help="occ3d: info file, relative to --dataset (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--sweeps", type=int, default=0, help="occ3d: LiDAR sweeps per key frame (default: 0)"
+    add_layout_arguments(
+        parser,
+        "every camera of every key frame is labelled, caches go to ROOT/occle/<scene>/",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated errors")
     parser.add_argument("--segmenter", type=Path, help="semantic segmentation model folder")

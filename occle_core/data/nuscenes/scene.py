@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from occle_core.data.nuscenes.infos import read_nuscenes_infos
 from occle_core.data.nuscenes.occ3d import OCC3D_CLASS_NAMES, OCC3D_FREE, read_occ3d_labels
 from occle_core.data.nuscenes.sample import NuScenesCalibration, load_nuscenes_sample
-from occle_core.data.semantickitti.sequence import DATASET_FILE, VoxelGroundTruth
+from occle_core.data.semantickitti.sequence import VoxelGroundTruth, dataset_grid
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.geometry.grid import OCC3D_GRID, GridSpec
@@ -47,22 +46,7 @@ class Occ3DClasses:
 def occ3d_dataset_grid(root: Path_) -> GridSpec:
     """The grid of an Occ3D root: from `occle_dataset.yaml` when present (synthetic tiny
     scenes), else the official 200 x 200 x 16 grid."""
-    file = Path(root) / DATASET_FILE
-    if not file.exists():
-        return OCC3D_GRID
-    try:
-        grid = yaml.safe_load(file.read_text(encoding="utf-8"))["grid"]
-        return GridSpec(
-            origin=tuple(grid["origin"]),
-            voxel_size=tuple(grid["voxel_size"]),
-            dims=tuple(grid["dims"]),
-            axis_order=grid.get("axis_order", "xyz"),
-            frame_id=grid.get("frame_id", "ego"),
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
-        raise DataFormatError(
-            file, f"cannot read the grid description ({error})", "a mapping 'grid'"
-        ) from None
+    return dataset_grid(root, OCC3D_GRID)
 
 
 class Occ3DScene:

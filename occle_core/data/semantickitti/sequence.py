@@ -58,12 +58,12 @@ def _numbered_files(folder: Path, suffix: str) -> list[int]:
     return sorted(int(p.stem) for p in folder.glob(f"*{suffix}") if p.stem.isdigit())
 
 
-def dataset_grid(root: Path_) -> GridSpec:
-    """The voxel grid of a dataset root: from `occle_dataset.yaml` when present, else the official
-    256 x 256 x 32 SemanticKITTI grid."""
+def dataset_grid(root: Path_, default: GridSpec = SEMANTICKITTI_GRID) -> GridSpec:
+    """The voxel grid of a dataset root: from `occle_dataset.yaml` when present, else `default`
+    (the official 256 x 256 x 32 SemanticKITTI grid; `OCC3D_GRID` for an Occ3D root)."""
     file = Path(root) / DATASET_FILE
     if not file.exists():
-        return SEMANTICKITTI_GRID
+        return default
     try:
         grid = yaml.safe_load(file.read_text(encoding="utf-8"))["grid"]
         return GridSpec(
@@ -71,7 +71,7 @@ def dataset_grid(root: Path_) -> GridSpec:
             voxel_size=tuple(grid["voxel_size"]),
             dims=tuple(grid["dims"]),
             axis_order=grid.get("axis_order", "xyz"),
-            frame_id=grid.get("frame_id", "velodyne"),
+            frame_id=grid.get("frame_id", default.frame_id),
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
         raise DataFormatError(
