@@ -1,4 +1,4 @@
-"""Inference from checkpoints on SemanticKITTI-layout sequences (`occle infer`)."""
+"""Inference from checkpoints on SemanticKITTI-layout sequences and Occ3D scenes (`occle infer`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from occle_core.data.nuscenes.occ3d import write_occ3d_prediction
+from occle_core.data.nuscenes.scene import Occ3DScene
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence, write_prediction
 from occle_core.data.source import SequenceSource
 from occle_core.frame import Frame
@@ -117,7 +119,7 @@ def infer_sequences(
 
 def infer_occ3d_scenes(
     model: OccLE,
-    scenes: Sequence[SequenceSource],
+    scenes: Sequence[Occ3DScene],
     out_root: str | os.PathLike[str],
     device: torch.device | str = "cpu",
     progress: Callable[[str, int, int], None] = lambda *_: None,
@@ -128,12 +130,8 @@ def infer_occ3d_scenes(
     Each frame is the key sweep with the scene's configured sweeps; no earlier key frames are
     aggregated (the sweeps already are the LiDAR history).
     """
-    from occle_core.data.nuscenes.occ3d import write_occ3d_prediction
-    from occle_core.data.nuscenes.scene import Occ3DScene
-
     written = []
     for scene in scenes:
-        assert isinstance(scene, Occ3DScene)
         indices = scene.scan_ids
         for done, (index, labels) in enumerate(predict_frames(model, scene, indices, 1, device)):
             token = scene.token(index)

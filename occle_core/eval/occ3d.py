@@ -30,6 +30,7 @@ from occle_core.data.nuscenes.occ3d import (
     read_occ3d_labels,
     read_occ3d_prediction,
 )
+from occle_core.data.nuscenes.scene import occ3d_dataset_grid
 from occle_core.errors import DataFormatError
 
 Path_ = str | os.PathLike[str]
@@ -219,8 +220,6 @@ def evaluate_occ3d(
         DataFormatError: no ground truth, missing or unreadable predictions (naming the files).
     """
     if shape is None:
-        from occle_core.data.nuscenes.scene import occ3d_dataset_grid
-
         shape = occ3d_dataset_grid(Path(gts_root).parent).shape
     confusion = Occ3DConfusion()
     for gt_file, pred_file in _prediction_files(gts_root, predictions_root, scenes):

@@ -30,6 +30,7 @@ from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.io.atomic import atomic_write_bytes
+from occle_core.io.binary import read_records
 from occle_core.io.images import read_label_image, read_uint16_image, write_png
 from occle_core.pseudo.alignment import ClassAlignment
 from occle_core.pseudo.cache import (
@@ -272,7 +273,7 @@ def _point_truth(sequence: SequenceSource, index: int, frame: Frame) -> NDArray[
         file = sequence.root / "synthetic" / "points" / stem
         if not file.exists():
             return None
-        key = np.fromfile(file, dtype=np.uint8)
+        key = read_records(file, np.uint8, 1, "synthetic point classes (uint8 per return)")
         truth = np.full(len(frame.points), IGNORE, dtype=np.uint8)
         truth[: len(key)] = key[: len(frame.points)]
     elif isinstance(sequence, SemanticKittiSequence):

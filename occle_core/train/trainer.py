@@ -31,6 +31,7 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from occle_core.eval.occ3d import Occ3DConfusion
 from occle_core.eval.semantickitti import SSCConfusion
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.model.build import build_model
@@ -433,19 +434,28 @@ class Trainer:
 def validate(
     model: OccLE, dataset: OccupancyDataset, builder: BatchBuilder, device: torch.device
 ) -> dict[str, float]:
-    """Official SSC scores (fractions) of `model` on the voxel-labelled frames of `dataset`."""
+    """Scores (fractions) of `model` on the voxel-labelled frames of `dataset`: the official
+    SSC metric when the empty class is 0 (SemanticKITTI), else the Occ3D one (mIoU over every
+    class but the last, free one) with the occupied-vs-free IoU. Voxels labelled 255 (outside
+    the Occ3D mask, invalid in SemanticKITTI) are not counted by either."""
     model.eval()
     if len(dataset) == 0:
         return {"miou": float("nan"), "iou": float("nan")}
-    if model.config.empty_label != 0:
-        return _validate_occ3d(model, dataset, builder, device)
-    confusion = SSCConfusion([f"class{c}" for c in range(model.config.num_classes)])
+    num_classes, empty = model.config.num_classes, model.config.empty_label
+    occ3d = empty != 0
+    if occ3d and empty != num_classes - 1:
+        raise ValueError(f"validate: the Occ3D metric wants free last, not class {empty}")
+    names = [f"class{c}" for c in range(num_classes)]
+    confusion = Occ3DConfusion(names) if occ3d else SSCConfusion(names)
     for index in range(len(dataset)):
         sample = dataset[index]
         if sample.truth is None:  # only key frames are validated; they all have ground truth
             raise ValueError(f"validate: {sample.key} has no voxel ground truth")
         predicted = model(builder.inputs([sample]).to(device)).labels()[0].cpu().numpy()
         confusion.add(predicted, sample.truth)
+    if isinstance(confusion, Occ3DConfusion):
+        occ3d_scores = confusion.scores()
+        return {"miou": float(occ3d_scores.miou), "iou": occ3d_scores.geometry_iou()}
     scores = confusion.scores()
     return {
         "miou": float(scores.miou),
@@ -453,24 +463,3 @@ def validate(
         "precision": float(scores.precision),
         "recall": float(scores.recall),
     }
-
-
-def _validate_occ3d(
-    model: OccLE, dataset: OccupancyDataset, builder: BatchBuilder, device: torch.device
-) -> dict[str, float]:
-    """Occ3D scores (the challenge's mIoU over every class but the last, free one, on the
-    labelled voxels: the dataset's mask) and the geometric IoU of occupied vs free."""
-    from occle_core.eval.occ3d import Occ3DConfusion
-
-    num_classes, free = model.config.num_classes, model.config.empty_label
-    confusion = Occ3DConfusion([f"class{c}" for c in range(num_classes)])
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample.truth is None:
-            raise ValueError(f"validate: {sample.key} has no voxel ground truth")
-        predicted = model(builder.inputs([sample]).to(device)).labels()[0].cpu().numpy()
-        confusion.add(predicted, sample.truth, sample.truth != IGNORE)
-    if free != num_classes - 1:
-        raise ValueError(f"validate: the Occ3D metric wants free last, not class {free}")
-    scores = confusion.scores()
-    return {"miou": float(scores.miou), "iou": scores.geometry_iou()}

@@ -88,9 +88,8 @@ def load_info_pickle(path: Path_) -> Any:
 
 def quaternion_matrix(quaternion: object) -> NDArray[np.float64]:
     """(3, 3) rotation of a unit quaternion given as (w, x, y, z), the nuScenes order."""
-    w, x, y, z = np.asarray(quaternion, dtype=np.float64) / np.linalg.norm(
-        np.asarray(quaternion, dtype=np.float64)
-    )
+    values = np.asarray(quaternion, dtype=np.float64)
+    w, x, y, z = values / np.linalg.norm(values)
     return np.array(
         [
             [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
@@ -110,6 +109,15 @@ class _Record:
 
     def child(self, key: str) -> _Record:
         return _Record(self.source, self.get(key), f"{self.where}.{key}")
+
+    def entries(self, key: str) -> list[_Record]:
+        """The records of an optional list field, named `where.key[i]` (none when absent)."""
+        if not self.has(key):
+            return []
+        return [
+            _Record(self.source, node, f"{self.where}.{key}[{index}]")
+            for index, node in enumerate(self.get(key))
+        ]
 
     def has(self, key: str) -> bool:
         return isinstance(self.node, Mapping) and key in self.node
@@ -194,10 +202,7 @@ def _v11_sample(source: Path_, sample: _Record) -> NuScenesCalibration:
             timestamp=camera.number("timestamp") if camera.has("timestamp") else 0.0,
         )
     sweeps = []
-    for index, _ in enumerate(sample.get("lidar_sweeps") if sample.has("lidar_sweeps") else []):
-        sweep = _Record(
-            source, sample.get("lidar_sweeps")[index], f"{sample.where}.lidar_sweeps[{index}]"
-        )
+    for sweep in sample.entries("lidar_sweeps"):
         points = sweep.child("lidar_points")
         sweeps.append(
             LidarSweep(
@@ -232,8 +237,7 @@ def _legacy_sample(source: Path_, sample: _Record) -> NuScenesCalibration:
             timestamp=camera.number("timestamp", 1e-6) if camera.has("timestamp") else 0.0,
         )
     sweeps = []
-    for index, _ in enumerate(sample.get("sweeps") if sample.has("sweeps") else []):
-        sweep = _Record(source, sample.get("sweeps")[index], f"{sample.where}.sweeps[{index}]")
+    for sweep in sample.entries("sweeps"):
         sweeps.append(
             LidarSweep(
                 file=data_relative_path(str(sweep.get("data_path")), "sweeps/LIDAR_TOP"),

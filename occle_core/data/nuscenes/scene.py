@@ -13,9 +13,11 @@ Our own caches for a scene (pseudo labels) go under `ROOT/occle/<scene>/`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,6 @@ from occle_core.data.semantickitti.sequence import VoxelGroundTruth, dataset_gri
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.geometry.grid import OCC3D_GRID, GridSpec
-from occle_core.occupancy import OccupancyGrid
 
 Path_ = str | os.PathLike[str]
 #: Our per-scene folder (pseudo-label caches) under the data root.
@@ -87,17 +88,18 @@ class Occ3DScene:
         self.labels = Occ3DClasses()
         self.path = self.root / SCENE_DIR / scene
 
-    @property
+    @cached_property
     def scan_ids(self) -> list[int]:
         """Key frames 0..K-1 in time order."""
         return list(range(len(self.samples)))
 
-    @property
+    @cached_property
     def voxel_ids(self) -> list[int]:
-        """Key frames with an Occ3D ground-truth file."""
+        """Key frames with an Occ3D ground-truth file (looked up once: the dataset asks for
+        every sample)."""
         return [i for i in self.scan_ids if self.gt_file(i).is_file()]
 
-    @property
+    @cached_property
     def poses(self) -> NDArray[np.float64]:
         """(K, 4, 4) world pose of the LiDAR of every key frame (ego2global @ lidar2ego): the
         origin of its rays. Frames themselves are in the ego frame (`Frame.pose` = ego2global);
@@ -115,14 +117,7 @@ class Occ3DScene:
         frame = load_nuscenes_sample(
             self.root, self.samples[index], load_images=load_image, sweeps=self.sweeps
         )
-        return Frame(
-            frame.points,
-            frame.images,
-            frame.cameras,
-            frame.pose,
-            frame.time,
-            f"{self.sequence}/{self.token(index)}",
-        )
+        return dataclasses.replace(frame, frame_id=f"{self.sequence}/{self.token(index)}")
 
     def voxel_ground_truth(self, index: int) -> VoxelGroundTruth:
         """Occ3D labels of key frame `index`; voxels outside the mask are 255."""
@@ -136,16 +131,6 @@ class Occ3DScene:
         semantics[~observed] = 255
         return VoxelGroundTruth(
             labels=semantics, invalid=~observed, occluded=None, scan_occupancy=None
-        )
-
-    def ground_truth_grid(self, index: int) -> OccupancyGrid:
-        return OccupancyGrid(
-            grid=self.grid,
-            labels=self.voxel_ground_truth(index).labels,
-            class_names=self.labels.class_names,
-            empty_label=OCC3D_FREE,
-            stamp=self.samples[index].timestamp,
-            frame_id=f"{self.sequence}/{self.token(index)}",
         )
 
 

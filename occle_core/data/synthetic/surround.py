@@ -60,6 +60,7 @@ from occle_core.data.synthetic.lidar import LidarScan
 from occle_core.data.synthetic.rasterize import rasterize
 from occle_core.data.synthetic.rig import CameraSpec, LidarSpec, SensorRig
 from occle_core.data.synthetic.visibility import ScanView, observed_voxels
+from occle_core.geometry.camera import project_points
 from occle_core.geometry.grid import OCC3D_GRID, GridSpec
 from occle_core.geometry.transforms import invert_rigid, transform_points
 from occle_core.io.atomic import atomic_write_bytes
@@ -210,22 +211,18 @@ def camera_visible(
     """(M,) True for voxel centres (ego frame) that a camera ray of this frame reaches: inside
     some image, in front of it, and no deeper than the rendered surface + `margin` (sky pixels
     see up to the LiDAR's range)."""
+    if len(renders) != len(rig.cameras):
+        raise ValueError(f"camera_visible: {len(renders)} renders for {len(rig.cameras)} cameras")
     lidar_from_ego = invert_rigid(rig.vehicle_from_lidar())
     centers_lidar = transform_points(lidar_from_ego, centers_ego)
+    projection = project_points(centers_lidar, [camera.model() for camera in rig.cameras])
     visible = np.zeros(len(centers_ego), dtype=bool)
-    for camera, render in zip(rig.cameras, renders, strict=True):
-        cam = transform_points(camera.cam_from_lidar, centers_lidar)
-        z = cam[:, 2]
-        front = z > 0.1
-        pixels = (cam[front] @ camera.intrinsics.T)[:, :2] / z[front, None]
-        u, v = np.floor(pixels[:, 0]).astype(np.int64), np.floor(pixels[:, 1]).astype(np.int64)
-        inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-        surface = np.full(len(u), np.inf)
-        depth = render.depth[v[inside], u[inside]].astype(np.float64)
-        surface[inside] = np.where(depth > 0, depth, rig.lidar.max_range)
-        seen = np.zeros(len(centers_ego), dtype=bool)
-        seen[np.flatnonzero(front)] = inside & (z[front] <= surface + margin)
-        visible |= seen
+    for index, render in enumerate(renders):
+        rows = np.flatnonzero(projection.valid[index])
+        columns, lines = projection.pixels()[index][rows].T
+        depth = render.depth[lines, columns].astype(np.float64)
+        surface = np.where(depth > 0, depth, rig.lidar.max_range)
+        visible[rows[projection.depth[index][rows] <= surface + margin]] = True
     return visible
 
 
