@@ -1,5 +1,6 @@
 """Benchmarks of the ROS side: PointCloud2 -> array, occupancy message + markers for a full
-SemanticKITTI grid, CDR serialisation, and bag replay frames/s (tiny model, synthetic bag).
+SemanticKITTI grid, CDR serialisation, and bag replay frames/s (tiny models, synthetic bags: a
+SemanticKITTI sequence and an Occ3D surround scene).
 
     python benchmarks/ros_conversions.py [--replay] [--json OUT]
 
@@ -122,14 +123,52 @@ def replay() -> dict[str, float]:
     return figures
 
 
+def replay_occ3d() -> dict[str, float]:
+    """A 21-scan surround scene (5 key frames, six cameras) through `bag-eval` with the nuScenes
+    parameters: frames/s and per-stage latency of the tiny Occ3D model, sweeps aggregated."""
+    import torch
+
+    from occle_core.cli.main import main as occle
+    from occle_core.data.synthetic.surround import INFO_FILE
+    from occle_core.model.build import build_model
+    from occle_core.model.config import load_model_config
+    from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
+    from occle_ros.bag.replay import replay_bag
+    from occle_ros.pipeline.config import load_node_config
+    from occle_ros.pipeline.model_runner import ModelRunner
+
+    params = Path(__file__).resolve().parents[1] / "config" / "occle_nuscenes.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "surround"
+        synth = ["synth", "--layout", "occ3d", "--out", str(root), "--sequences", "0"]
+        assert occle([*synth, "--frames", "21", "--no-preview"]) == 0
+        started = time.perf_counter()
+        bag = write_occ3d_scene_bag(root, INFO_FILE, "scene-0000", Path(tmp) / "bag")
+        to_bag = time.perf_counter() - started
+        runner = ModelRunner(
+            build_model(load_model_config("occle_occ3d_tiny"), seed=0), torch.device("cpu")
+        )
+        report = replay_bag(bag, runner, load_node_config(params), out=Path(tmp) / "out")
+    figures = {
+        "occ3d to-bag 21 sweeps s": to_bag,
+        "occ3d replay frames/s (tiny, 6 cams, CPU)": report.frames_per_second,
+    }
+    for stage, stats in report.latency.items():
+        figures[f"occ3d replay {stage} p50 ms"] = stats["p50_ms"]
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--replay", action="store_true", help="also time a bag replay")
+    parser.add_argument(
+        "--replay", action="store_true", help="also time bag replays (SemanticKITTI, Occ3D)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     figures = conversions()
     if args.replay:
         figures.update(replay())
+        figures.update(replay_occ3d())
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     for name, value in figures.items():
         print(f"{name:<52}{value:>12.2f}")

@@ -19,42 +19,78 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "to-bag",
-        help="write a SemanticKITTI-format sequence as a rosbag2 (PointCloud2, Image, TF)",
+        help="write a SemanticKITTI sequence or an Occ3D-nuScenes scene as a rosbag2",
         description=(
             "Turn a SemanticKITTI-format sequence (real or `occle synth`) into a rosbag2 with "
             "PointCloud2, Image (or CompressedImage) + CameraInfo per camera, /tf (odom -> "
             "LiDAR from poses.txt) and /tf_static (LiDAR -> camera), stamped from times.txt. "
-            "Play it with `ros2 bag play` against the node, or replay it with `occle bag-eval`."
+            "With --layout occ3d, a scene of a nuScenes / Occ3D root (real or `occle synth "
+            "--layout occ3d`): every LiDAR sweep at its own time on /LIDAR_TOP, the six "
+            "key-frame JPEGs as CompressedImage + CameraInfo, /tf map -> base_link per sweep "
+            "and /tf_static base_link -> LIDAR_TOP and cameras (the topics of "
+            "config/occle_nuscenes.yaml). Play it with `ros2 bag play` against the node, or "
+            "replay it with `occle bag-eval`."
         ),
     )
     parser.add_argument("--dataset", type=Path, required=True, help="dataset root")
-    parser.add_argument("--sequence", required=True, metavar="XX")
+    parser.add_argument(
+        "--sequence", required=True, metavar="XX|SCENE", help="sequence, or scene name (occ3d)"
+    )
+    parser.add_argument(
+        "--layout", choices=("semantickitti", "occ3d"), default="semantickitti",
+        help="dataset layout (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--info-file",
+        default="occle_infos.pkl",
+        help="occ3d: info file listing the scene, relative to --dataset (default: %(default)s)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="bag folder to create")
     parser.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
-    parser.add_argument("--compressed", action="store_true", help="jpeg CompressedImage topics")
-    parser.add_argument("--frames", type=int, nargs="+", help="only these scans")
+    parser.add_argument(
+        "--compressed",
+        action="store_true",
+        help="jpeg CompressedImage topics (occ3d scenes always carry their JPEG files)",
+    )
+    parser.add_argument("--frames", type=int, nargs="+", help="only these scans (semantickitti)")
     parser.add_argument("--distro", choices=["humble", "jazzy"], default="humble")
     parser.set_defaults(func=run_to_bag)
 
 
 def run_to_bag(args: argparse.Namespace) -> int:
+    from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
     from occle_ros.bag.to_bag import write_sequence_bag
 
+    unit = "key frames" if args.layout == "occ3d" else "scans"
+
     def progress(done: int, total: int) -> None:
-        print(f"\rto-bag: {done}/{total} scans", end="", file=sys.stderr, flush=True)
+        print(f"\rto-bag: {done}/{total} {unit}", end="", file=sys.stderr, flush=True)
 
     try:
-        out = write_sequence_bag(
-            args.dataset,
-            args.sequence,
-            args.out,
-            storage=args.storage,
-            compressed=args.compressed,
-            frames=args.frames,
-            distro=args.distro,
-            progress=progress,
-        )
-    except FileExistsError as error:
+        if args.layout == "occ3d":
+            if args.frames:
+                raise ValueError("--frames selects scans of a SemanticKITTI sequence only")
+            out = write_occ3d_scene_bag(
+                args.dataset,
+                args.info_file,
+                args.sequence,
+                args.out,
+                storage=args.storage,
+                distro=args.distro,
+                progress=progress,
+            )
+        else:
+            out = write_sequence_bag(
+                args.dataset,
+                args.sequence,
+                args.out,
+                storage=args.storage,
+                compressed=args.compressed,
+                frames=args.frames,
+                distro=args.distro,
+                progress=progress,
+            )
+    except (FileExistsError, ValueError) as error:
         print(f"\noccle to-bag: error: {error}", file=sys.stderr)
         return 2
     print(f"\nwrote {out}")
@@ -68,7 +104,7 @@ def register_bag_eval(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Read a sqlite3 or mcap rosbag2, take extrinsics from /tf_static and /tf, pair the "
             "camera and LiDAR messages as the node does, run the model, print frames/s and "
-            "per-stage latency, score against SemanticKITTI-format ground truth (--gt) and "
+            "per-stage latency, score against SemanticKITTI or Occ3D ground truth (--gt) and "
             "write SemanticOccupancy, MarkerArray and voxel clouds to an mcap (--out) that "
             "Foxglove and RViz open."
         ),
@@ -85,7 +121,18 @@ def register_bag_eval(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--camera-info-topic", nargs="+", help="CameraInfo topic per camera")
     parser.add_argument("--cloud-topic", help="PointCloud2 topic")
     parser.add_argument("--gt", type=Path, help="dataset root with voxel ground truth")
-    parser.add_argument("--gt-sequence", help="its sequence (default: named in the bag)")
+    parser.add_argument(
+        "--gt-sequence", help="its sequence or Occ3D scene (default: named in the bag)"
+    )
+    parser.add_argument(
+        "--gt-layout",
+        choices=("semantickitti", "occ3d"),
+        help="ground-truth layout (default: named in the bag, else semantickitti); occ3d "
+        "scores key frames inside mask_camera",
+    )
+    parser.add_argument(
+        "--gt-info-file", help="occ3d: info file listing the scene (default: named in the bag)"
+    )
     parser.add_argument("--out", type=Path, help="mcap bag of the outputs to create")
     parser.add_argument("--with-inputs", action="store_true", help="copy inputs and TF to --out")
     parser.add_argument("--device", help="override model.device (auto, cpu, cuda[:N])")
@@ -131,6 +178,8 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         args.out,
         args.with_inputs,
         progress,
+        args.gt_layout,
+        args.gt_info_file,
     )
     print(file=sys.stderr)
     print(

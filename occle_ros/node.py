@@ -143,7 +143,12 @@ class OccleNode(Node):
         )
         topics = self.config.topics
         image_type = CompressedImage if topics.compressed else Image
-        subscribers = [message_filters.Subscriber(self, PointCloud2, topics.cloud, qos_profile=qos)]
+        cloud_subscriber = message_filters.Subscriber(
+            self, PointCloud2, topics.cloud, qos_profile=qos
+        )
+        # Every cloud, paired with images or not, is history for the next frame (input.scans).
+        cloud_subscriber.registerCallback(self.pipeline.observe_cloud)
+        subscribers = [cloud_subscriber]
         for image_topic, info_topic in zip(topics.images, topics.camera_infos, strict=True):
             subscribers.append(
                 message_filters.Subscriber(self, image_type, image_topic, qos_profile=qos)

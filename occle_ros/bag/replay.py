@@ -11,10 +11,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
+
+from occle_core.data.nuscenes.scene import Occ3DScene, open_occ3d_scenes
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
+from occle_core.eval.occ3d import Occ3DConfusion, Occ3DScores
 from occle_core.eval.semantickitti import SSCConfusion, SSCScores
 from occle_ros.bag.qos import qos
 from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
@@ -60,7 +64,7 @@ class ReplayReport:
         unsynced: input messages that never found partners (or came out of order).
         wall_seconds: replay time (reading, conversions, inference, encoding, writing).
         latency: stage -> {count, mean_ms, p50_ms, p95_ms, max_ms}.
-        scores: SSC scores against the ground truth, when given.
+        scores: SSC or Occ3D scores against the ground truth, when given.
         scored_frames: stamps matched to ground-truth frames.
     """
 
@@ -69,7 +73,7 @@ class ReplayReport:
     unsynced: int = 0
     wall_seconds: float = 0.0
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
-    scores: SSCScores | None = None
+    scores: SSCScores | Occ3DScores | None = None
     scored_frames: list[int] = field(default_factory=list)
 
     @property
@@ -142,9 +146,16 @@ def resolve_topics(
     return ReplayTopics(chosen_cloud, chosen_images, chosen_infos, use_compressed)
 
 
+class GroundTruth(Protocol):
+    """Scores the outputs of a replay against a dataset's voxel ground truth."""
+
+    def add(self, output: PipelineOutput, report: ReplayReport) -> None: ...
+    def scores(self) -> SSCScores | Occ3DScores: ...
+
+
 @dataclass
-class GroundTruth:
-    """SemanticKITTI-format ground truth of the replayed sequence."""
+class KittiGroundTruth:
+    """SemanticKITTI-format ground truth of the replayed sequence (stamps = start + times.txt)."""
 
     sequence: SemanticKittiSequence
     start_ns: int
@@ -159,6 +170,73 @@ class GroundTruth:
         self.confusion.add(output.grid.labels, truth.labels)
         report.scored_frames.append(index)
 
+    def scores(self) -> SSCScores:
+        return self.confusion.scores()
+
+
+@dataclass
+class Occ3DGroundTruth:
+    """Occ3D ground truth of the replayed scene: a frame is scored when its LiDAR stamp is a
+    key frame's time (within 1 ms), inside `mask_camera` as the Occ3D metric counts."""
+
+    scene: Occ3DScene
+    confusion: Occ3DConfusion
+    tolerance_ns: int = 1_000_000
+
+    def add(self, output: PipelineOutput, report: ReplayReport) -> None:
+        stamp = round(output.grid.stamp * 1e9)
+        times = np.array([round(s.timestamp * 1e9) for s in self.scene.samples], dtype=np.int64)
+        index = int(np.argmin(np.abs(times - stamp)))
+        if abs(int(times[index]) - stamp) > self.tolerance_ns or index not in self.scene.voxel_ids:
+            return
+        self.confusion.add(output.grid.labels, self.scene.voxel_ground_truth(index).labels)
+        report.scored_frames.append(index)
+
+    def scores(self) -> Occ3DScores:
+        return self.confusion.scores()
+
+
+def open_ground_truth(
+    bag: Path,
+    runner: ModelRunner,
+    root: str | os.PathLike[str],
+    source_info: dict[str, Any],
+    sequence: str | None,
+    layout: str | None,
+    info_file: str | None,
+) -> GroundTruth:
+    """The ground truth to score a replay against: flags first, then what the bag's
+    `/occle/source` says (layout, sequence or scene, info file).
+
+    Raises:
+        DataFormatError: no sequence named, or a grid that differs from the model's.
+    """
+    sequence = sequence or source_info.get("sequence")
+    if not sequence:
+        raise DataFormatError(bag, "no /occle/source message naming the sequence", "--gt-sequence")
+    layout = layout or source_info.get("layout", "semantickitti")
+    if layout == "occ3d":
+        info = info_file or source_info.get("info_file")
+        if not info:
+            raise DataFormatError(
+                bag, "no /occle/source message naming the info file", "--gt-info-file"
+            )
+        (scene,) = open_occ3d_scenes(root, info, [sequence], mask="camera")
+        truth: GroundTruth = Occ3DGroundTruth(scene, Occ3DConfusion(runner.class_names))
+        grid = scene.grid
+    else:
+        kitti = SemanticKittiSequence(root, sequence)
+        start = int(source_info.get("start_ns", DEFAULT_START_NS))
+        truth = KittiGroundTruth(kitti, start, SSCConfusion(runner.class_names))
+        grid = kitti.grid
+    if grid.shape != runner.config.grid.shape:
+        raise DataFormatError(
+            root,
+            f"ground-truth grid {grid.shape} of {sequence}",
+            f"the model's grid {runner.config.grid.shape}",
+        )
+    return truth
+
 
 def replay_bag(
     bag: str | os.PathLike[str],
@@ -170,6 +248,8 @@ def replay_bag(
     out: str | os.PathLike[str] | None = None,
     with_inputs: bool = False,
     progress: Callable[[int], None] = lambda frames: None,
+    gt_layout: str | None = None,
+    gt_info_file: str | None = None,
 ) -> ReplayReport:
     """Replay a bag through `OccupancyPipeline` (every synchronised set, in bag order).
 
@@ -178,8 +258,10 @@ def replay_bag(
         runner: the model.
         config: node parameters (topics, sync, tf, input, output).
         topics: optional overrides {"cloud": str, "images": [...], "camera_infos": [...]}.
-        gt_root: dataset root with voxel ground truth (SemanticKITTI layout) to score against.
-        gt_sequence: its sequence (default: the one `/occle/source` in the bag names).
+        gt_root: dataset root with voxel ground truth to score against.
+        gt_sequence: its sequence or scene (default: the one `/occle/source` in the bag names).
+        gt_layout: "semantickitti" or "occ3d" (default: `/occle/source`'s, else semantickitti).
+        gt_info_file: the Occ3D info file listing the scene (default: `/occle/source`'s).
         out: write the outputs (and with `with_inputs` the inputs and TF) to this mcap bag.
 
     Raises:
@@ -213,15 +295,8 @@ def replay_bag(
             pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), tf.lookup)
             ground_truth = None
             if gt_root is not None:
-                sequence = gt_sequence or source_info.get("sequence")
-                if not sequence:
-                    raise DataFormatError(
-                        bag, "no /occle/source message naming the sequence", "--gt-sequence"
-                    )
-                ground_truth = GroundTruth(
-                    SemanticKittiSequence(gt_root, sequence),
-                    int(source_info.get("start_ns", DEFAULT_START_NS)),
-                    SSCConfusion(runner.class_names),
+                ground_truth = open_ground_truth(
+                    bag, runner, gt_root, source_info, gt_sequence, gt_layout, gt_info_file
                 )
             outputs: list[dict[str, Any]] = []
             sync = ApproximateTimeSync(
@@ -239,6 +314,8 @@ def replay_bag(
                 frame_message: Any = reader.deserialize(data, connection.msgtype)
                 if copy is not None:
                     copy(connection, timestamp, data)
+                if connection.topic == chosen.cloud:
+                    pipeline.observe_cloud(frame_message)
                 for name in names[connection.topic]:
                     sync.add(name, stamp_to_ns(frame_message.header.stamp), frame_message)
                 while outputs:
@@ -261,7 +338,7 @@ def replay_bag(
         report.unsynced = sum(sync.stats.received.values()) - sync.stats.emitted * len(sync.inputs)
         report.latency = pipeline.latency.summary()
         if ground_truth is not None:
-            report.scores = ground_truth.confusion.scores()
+            report.scores = ground_truth.scores()
     finally:
         reader.close()
     report.wall_seconds = time.perf_counter() - started

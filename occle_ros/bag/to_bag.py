@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,12 @@ import numpy as np
 
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
-from occle_ros.bag.qos import qos
+from occle_ros.bag.writer import AtomicBagWriter
 from occle_ros.conversions.camera import camera_info_message
 from occle_ros.conversions.image import array_to_compressed, array_to_image
 from occle_ros.conversions.pointcloud import array_to_cloud
 from occle_ros.conversions.transform import transform_stamped
-from occle_ros.messages import RosbagsFactory, typestore
+from occle_ros.messages import RosbagsFactory
 
 #: Default first stamp: 2023-11-14 22:13:20 UTC, so bags have plausible wall-clock times and
 #: the mapping stamp <-> frame is reproducible.
@@ -71,45 +70,23 @@ def write_sequence_bag(
     Raises:
         FileExistsError: `out` exists.
     """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
     seq = SemanticKittiSequence(root, sequence)
     ids = frames if frames is not None else seq.scan_ids
     missing = sorted(set(ids) - set(seq.scan_ids))
     if missing:
         raise DataFormatError(seq.path, f"no scans {missing[:5]}", "frame numbers of the sequence")
-    store = typestore(distro)
-    factory = RosbagsFactory(store)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    bag = AtomicBagWriter(out, storage, distro)
+    factory = RosbagsFactory(bag.store)
     first = seq.frame(ids[0], load_image=True)
     cameras = first.cameras
-    with Writer(partial, version=8, storage_plugin=plugin) as writer:
-
-        def connect(topic: str, msgtype: str, latched: bool = False) -> Any:
-            return writer.add_connection(
-                topic, msgtype, typestore=store, offered_qos_profiles=[qos(latched)]
-            )
-
-        cloud_c = connect(topics.cloud, "sensor_msgs/msg/PointCloud2")
-        image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
-        image_topic = topics.image + ("/compressed" if compressed else "")
-        image_cs = [connect(image_topic.format(camera=c.name), image_type) for c in cameras]
-        info_cs = [
-            connect(topics.camera_info.format(camera=c.name), "sensor_msgs/msg/CameraInfo")
-            for c in cameras
-        ]
-        tf_c = connect("/tf", "tf2_msgs/msg/TFMessage")
-        static_c = connect("/tf_static", "tf2_msgs/msg/TFMessage", latched=True)
-        source_c = connect(SOURCE_TOPIC, "std_msgs/msg/String", latched=True)
-
-        def write(connection: Any, stamp: int, message: Any) -> None:
-            writer.write(connection, stamp, store.serialize_cdr(message, message.__msgtype__))
-
+    image_type = "sensor_msgs/msg/CompressedImage" if compressed else "sensor_msgs/msg/Image"
+    image_topic = topics.image + ("/compressed" if compressed else "")
+    with bag:
+        bag.connect(topics.cloud, "sensor_msgs/msg/PointCloud2")
+        for camera in cameras:
+            bag.connect(image_topic.format(camera=camera.name), image_type)
+            bag.connect(topics.camera_info.format(camera=camera.name), "sensor_msgs/msg/CameraInfo")
+        connect_common_topics(bag)
         times = seq.times
         first_stamp = start_ns + round(float(times[ids[0]]) * 1e9)
         statics = [
@@ -122,34 +99,53 @@ def write_sequence_bag(
             )
             for c in cameras
         ]
-        write(static_c, first_stamp, factory.new("tf2_msgs/msg/TFMessage", transforms=statics))
+        bag.write(
+            "/tf_static", first_stamp, factory.new("tf2_msgs/msg/TFMessage", transforms=statics)
+        )
         source = {
+            "layout": "semantickitti",
             "dataset": str(Path(root).resolve()),
             "sequence": seq.sequence,
             "start_ns": start_ns,
         }
-        write(source_c, first_stamp, factory.new("std_msgs/msg/String", data=json.dumps(source)))
+        write_source(bag, factory, first_stamp, source)
         for done, index in enumerate(ids):
             frame = seq.frame(index, load_image=True)
             stamp = start_ns + round(float(times[index]) * 1e9)
             odom = transform_stamped(
                 factory, frame.pose, stamp, topics.odom_frame, topics.lidar_frame
             )
-            write(tf_c, stamp, factory.new("tf2_msgs/msg/TFMessage", transforms=[odom]))
-            write(cloud_c, stamp, array_to_cloud(factory, frame.points, stamp, topics.lidar_frame))
-            for camera, image, image_c, info_c in zip(
-                frame.cameras, frame.images, image_cs, info_cs, strict=True
-            ):
+            bag.write("/tf", stamp, factory.new("tf2_msgs/msg/TFMessage", transforms=[odom]))
+            bag.write(
+                topics.cloud,
+                stamp,
+                array_to_cloud(factory, frame.points, stamp, topics.lidar_frame),
+            )
+            for camera, image in zip(frame.cameras, frame.images, strict=True):
                 name = camera_frame_name(topics, camera.name)
                 make = array_to_compressed if compressed else array_to_image
-                write(image_c, stamp, make(factory, image, stamp, name))
+                bag.write(
+                    image_topic.format(camera=camera.name), stamp, make(factory, image, stamp, name)
+                )
                 info = camera_info_message(
                     factory, camera.intrinsics, camera.width, camera.height, stamp, name
                 )
-                write(info_c, stamp, info)
+                bag.write(topics.camera_info.format(camera=camera.name), stamp, info)
             progress(done + 1, len(ids))
-    partial.rename(out)
-    return out
+    return bag.out
+
+
+def connect_common_topics(bag: AtomicBagWriter) -> None:
+    """/tf, /tf_static (latched) and the latched `/occle/source` description."""
+    bag.connect("/tf", "tf2_msgs/msg/TFMessage")
+    bag.connect("/tf_static", "tf2_msgs/msg/TFMessage", latched=True)
+    bag.connect(SOURCE_TOPIC, "std_msgs/msg/String", latched=True)
+
+
+def write_source(bag: AtomicBagWriter, factory: Any, stamp_ns: int, source: dict[str, Any]) -> None:
+    """The `/occle/source` message: JSON naming the dataset the bag was made from, so
+    `occle bag-eval --gt` can find the ground truth of each frame."""
+    bag.write(SOURCE_TOPIC, stamp_ns, factory.new("std_msgs/msg/String", data=json.dumps(source)))
 
 
 def frame_of_stamp(

@@ -85,16 +85,24 @@ class TfParams:
 @dataclass(frozen=True)
 class InputParams:
     """Attributes:
-    scans: LiDAR scans aggregated per frame (the model was trained with this many; past scans
-        are moved into the current frame through `tf.fixed_frame`).
+    scans: LiDAR clouds aggregated per frame: the synchronised one and the clouds received just
+        before it on the LiDAR topic, moved in through `tf.fixed_frame` (the model was trained
+        with this many: SemanticKITTI models 3 scans, Occ3D models the key sweep + 4 sweeps).
     intensity_field: PointCloud2 field holding intensity.
     intensity_scale: factor bringing intensities to the training range (KITTI: 0..1; drivers
         publishing 0..255 need 1/255).
+    history_min_range: metres; returns of the earlier clouds closer than this to their sensor
+        are dropped (1.0 for nuScenes, whose sweeps hit the ego vehicle; 0 = keep all).
+    newest_first: concatenate the clouds newest first, as nuScenes training data is (key sweep,
+        then earlier sweeps); off = oldest first, as SemanticKITTI scans. Must match training:
+        the voxel encoder keeps the first points of a crowded voxel.
     """
 
     scans: int = 3
     intensity_field: str = "intensity"
     intensity_scale: float = 1.0
+    history_min_range: float = 0.0
+    newest_first: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,17 @@ class SensorTopics:
     compressed: bool = False
 
 
+@dataclass
+class _PastCloud:
+    """A cloud kept for aggregation: the message until it is first needed, then its points in
+    the grid frame and the grid's world pose at its stamp (None when TF had no answer)."""
+
+    stamp_ns: int
+    message: Any
+    converted: tuple[NDArray[np.float64], NDArray[np.float32]] | None = None
+    failed: bool = False
+
+
 class FrameAssembler:
     """Builds Frames from one synchronised set of messages.
 
@@ -42,9 +53,15 @@ class FrameAssembler:
         topics: input topic names.
         lookup: TF lookup at a stamp (raises LookupError when it has no answer).
         cam_from_lidar: fallback (4, 4) extrinsic per camera, used when TF has no answer.
-        scans: scans aggregated per frame (past scans moved through `fixed_frame`).
+        scans: LiDAR clouds aggregated per frame: the synchronised one and the `scans - 1`
+            clouds received just before it (`observe`), moved through `fixed_frame`.
         fixed_frame: world-fixed TF frame for aggregation.
         intensity_field, intensity_scale: how to read intensities.
+        history_min_range: returns of the earlier clouds closer than this to their sensor
+            (metres) are dropped (nuScenes sweeps hit the ego vehicle's own body).
+        newest_first: concatenate the clouds newest first (the nuScenes / mmdetection3d order:
+            key sweep, then earlier sweeps) instead of oldest first (SemanticKITTI scans). The
+            order matters: the voxel encoder keeps the first points of a crowded voxel.
     """
 
     def __init__(
@@ -57,6 +74,8 @@ class FrameAssembler:
         fixed_frame: str = "odom",
         intensity_field: str = "intensity",
         intensity_scale: float = 1.0,
+        history_min_range: float = 0.0,
+        newest_first: bool = False,
     ):
         self.grid_frame = grid_frame
         self.topics = topics
@@ -66,14 +85,47 @@ class FrameAssembler:
         self.fixed_frame = fixed_frame
         self.intensity_field = intensity_field
         self.intensity_scale = intensity_scale
-        #: (world_from_grid, points in the grid frame) of past scans, newest last.
-        self._history: deque[tuple[NDArray[np.float64], NDArray[np.float32]]] = deque(
-            maxlen=max(scans - 1, 0)
-        )
+        self.history_min_range = history_min_range
+        self.newest_first = newest_first
+        #: Clouds received, oldest first. Clouds newer than the set being assembled may already
+        #: be here (the synchroniser waits for the cameras), hence the slack over `scans`.
+        self._history: list[_PastCloud] = []
+        self._history_size = 2 * max(scans, 1) + 4
+        # The node observes clouds on the executor thread and assembles on the worker thread.
+        self._lock = threading.Lock()
         self.used_fallback_extrinsics = 0
         self.single_scan_fallbacks = 0
+        self.dropped_history_clouds = 0
 
-    def _cloud(self, message: Any, stamp_ns: int) -> NDArray[np.float32]:
+    def observe(self, cloud: Any) -> None:
+        """Remember a cloud received on the LiDAR topic, synchronised or not (conversion waits
+        until a frame needs it). No-op with `scans` = 1."""
+        if self.scans > 1:
+            self._remember(_PastCloud(stamp_to_ns(cloud.header.stamp), cloud))
+
+    def _remember(self, entry: _PastCloud) -> _PastCloud:
+        """Insert in stamp order (the same stamp is kept once); returns the kept entry."""
+        with self._lock:
+            for index in range(len(self._history) - 1, -1, -1):
+                kept = self._history[index]
+                if kept.stamp_ns == entry.stamp_ns:
+                    if kept.converted is None and entry.converted is not None:
+                        self._history[index] = entry
+                        return entry
+                    return kept
+                if kept.stamp_ns < entry.stamp_ns:
+                    self._history.insert(index + 1, entry)
+                    break
+            else:
+                self._history.insert(0, entry)
+            del self._history[: max(len(self._history) - self._history_size, 0)]
+            return entry
+
+    def _cloud(
+        self, message: Any, stamp_ns: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.bool_] | None]:
+        """Points of a cloud in the grid frame, and which are far enough from the sensor to be
+        kept for later frames (None: all, `history_min_range` is 0)."""
         points = cloud_to_array(message, self.topics.cloud, self.intensity_field)
         if len(points) == 0:
             raise MessageError(
@@ -84,33 +136,56 @@ class FrameAssembler:
         if (moved or self.intensity_scale != 1.0) and points.base is not None:
             # A zero-copy view of the message buffer: never scale or move the message itself.
             points = points.copy()
+        far = None
+        if self.history_min_range > 0:
+            far = np.linalg.norm(points[:, :3], axis=1) >= self.history_min_range
         if self.intensity_scale != 1.0:
             points[:, 3] *= self.intensity_scale
         if moved:
             grid_from_cloud = self.lookup(self.grid_frame, source, stamp_ns)
             points[:, :3] = transform_points(grid_from_cloud, points[:, :3])
-        return points
+        return points, far
+
+    def _convert_past(self, entry: _PastCloud) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """(world_from_grid, points in the grid frame) of a remembered cloud (cached)."""
+        if entry.converted is None:
+            points, far = self._cloud(entry.message, entry.stamp_ns)
+            points = points if far is None else points[far]
+            world_from_grid = self.lookup(self.fixed_frame, self.grid_frame, entry.stamp_ns)
+            entry.converted = (world_from_grid, points)
+            entry.message = None  # the points are all that is needed now
+        return entry.converted
 
     def _aggregate(
-        self, points: NDArray[np.float32], stamp_ns: int
+        self, points: NDArray[np.float32], far: NDArray[np.bool_] | None, stamp_ns: int
     ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         if self.scans == 1:
             return points, np.eye(4)
         try:
             world_from_grid = self.lookup(self.fixed_frame, self.grid_frame, stamp_ns)
         except LookupError:
-            # No odometry: use this scan alone and forget the history (it cannot be aligned).
+            # No odometry: use this scan alone (earlier clouds cannot be aligned to it).
             self.single_scan_fallbacks += 1
-            self._history.clear()
             return points, np.eye(4)
+        with self._lock:
+            earlier = [e for e in self._history if e.stamp_ns < stamp_ns and not e.failed]
         grid_from_world = invert_rigid(world_from_grid)
         parts = []
-        for past_pose, past_points in self._history:
+        for entry in earlier[-(self.scans - 1) :]:
+            try:
+                past_pose, past_points = self._convert_past(entry)
+            except (MessageError, LookupError):
+                # A malformed cloud or one without TF is left out of every frame, not retried.
+                entry.failed = True
+                self.dropped_history_clouds += 1
+                continue
             moved = past_points.copy()
             moved[:, :3] = transform_points(grid_from_world @ past_pose, past_points[:, :3])
             parts.append(moved)
-        self._history.append((world_from_grid, points))
-        return np.concatenate([*parts, points]), world_from_grid
+        kept = points if far is None else points[far]
+        self._remember(_PastCloud(stamp_ns, None, (world_from_grid, kept)))
+        clouds = [*parts, points]
+        return np.concatenate(clouds[::-1] if self.newest_first else clouds), world_from_grid
 
     def _camera(
         self, index: int, image: Any, info: Any, stamp_ns: int
@@ -158,11 +233,11 @@ class FrameAssembler:
             LookupError: a transform that neither TF nor the fallback provides.
         """
         stamp_ns = stamp_to_ns(cloud.header.stamp)
-        points = self._cloud(cloud, stamp_ns)
+        points, far = self._cloud(cloud, stamp_ns)
         pixels, cameras = [], []
         for index, (image, info) in enumerate(zip(images, infos, strict=True)):
             image_pixels, camera = self._camera(index, image, info, stamp_ns)
             pixels.append(image_pixels)
             cameras.append(camera)
-        points, pose = self._aggregate(points, stamp_ns)
+        points, pose = self._aggregate(points, far, stamp_ns)
         return Frame(points, pixels, cameras, pose, stamp_ns * 1e-9, str(stamp_ns))

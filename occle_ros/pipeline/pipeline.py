@@ -120,11 +120,18 @@ class OccupancyPipeline:
             fixed_frame=config.tf.fixed_frame,
             intensity_field=config.input.intensity_field,
             intensity_scale=config.input.intensity_scale,
+            history_min_range=config.input.history_min_range,
+            newest_first=config.input.newest_first,
         )
         self.colors = class_colors(runner.class_names)
         self.marker_points = VoxelPointCache(factory)
         self.latency = LatencyStats()
         self.counters = PipelineCounters()
+
+    def observe_cloud(self, cloud: Any) -> None:
+        """Feed every message of the LiDAR topic here, synchronised or not: with `input.scans`
+        > 1 the clouds received between camera sets (LiDAR sweeps) join the next frame."""
+        self.assembler.observe(cloud)
 
     def process(self, messages: dict[str, Any]) -> PipelineOutput | None:
         """Run one synchronised set ({input name: message}, see `sync_inputs`).

@@ -22,6 +22,7 @@ from occle_core.infer import predict_frames
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
+from occle_ros.bag.messages_of import read_bag_messages
 from occle_ros.bag.replay import replay_bag
 from occle_ros.bag.to_bag import write_sequence_bag
 from occle_ros.conversions.occupancy import message_to_grid
@@ -54,19 +55,8 @@ def bag(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sequence_bag(dataset, "00", out, storage="mcap")
 
 
-def read_topics(path: Path) -> dict[str, list]:
-    from rosbags.highlevel import AnyReader
-
-    messages: dict[str, list] = {}
-    with AnyReader([path], default_typestore=typestore("humble")) as reader:
-        for connection, _, data in reader.messages():
-            message = reader.deserialize(data, connection.msgtype)
-            messages.setdefault(connection.topic, []).append(message)
-    return messages
-
-
 def test_to_bag_writes_every_sensor_topic_at_the_dataset_stamps(bag: Path, dataset: Path):
-    topics = read_topics(bag)
+    topics = read_bag_messages(bag)
     sequence = SemanticKittiSequence(dataset, "00")
     assert len(topics["/velodyne_points"]) == FRAMES
     assert len(topics["/camera/image_2/image_raw"]) == FRAMES
@@ -94,7 +84,7 @@ def test_replay_predicts_what_infer_predicts_and_scores_it(
     model, _ = load_checkpoint(checkpoint)
     sequence = SemanticKittiSequence(dataset, "00")
     expected = dict(predict_frames(model, sequence, sequence.scan_ids, scans=3))
-    replayed = read_topics(out)["/occle/occupancy"]
+    replayed = read_bag_messages(out)["/occle/occupancy"]
     assert len(replayed) == FRAMES
     for index, message in enumerate(replayed):
         grid = message_to_grid(message)
@@ -186,7 +176,7 @@ def test_replay_skips_a_frame_without_extrinsics_and_keeps_going(
 
 def bag_dataset(bag: Path) -> Path:
     """The dataset a bag was written from (named in its /occle/source message)."""
-    return Path(json.loads(read_topics(bag)["/occle/source"][0].data)["dataset"])
+    return Path(json.loads(read_bag_messages(bag)["/occle/source"][0].data)["dataset"])
 
 
 def test_shipped_parameter_file_is_the_default_configuration():

@@ -63,18 +63,13 @@ def test_kitti2mcap_bag_replays_like_infer(tmp_path: Path):
     config = load_node_config(params)
     model = build_model(load_model_config("occle_tiny"), seed=2)
     runner = ModelRunner(model, __import__("torch").device("cpu"))
-    outputs = []
     report = replay_bag(bag, runner, config, out=tmp_path / "out")
     assert report.frames == FRAMES and report.skipped == 0
-    from rosbags.highlevel import AnyReader
-
+    from occle_ros.bag.messages_of import read_bag_messages
     from occle_ros.conversions.occupancy import message_to_grid
-    from occle_ros.messages import typestore
 
-    with AnyReader([tmp_path / "out"], default_typestore=typestore("humble")) as reader:
-        connections = [c for c in reader.connections if c.topic == "/occle/occupancy"]
-        for connection, _, data in reader.messages(connections=connections):
-            outputs.append(message_to_grid(reader.deserialize(data, connection.msgtype)))
+    messages = read_bag_messages(tmp_path / "out", ["/occle/occupancy"])["/occle/occupancy"]
+    outputs = [message_to_grid(message) for message in messages]
     sequence = SemanticKittiSequence(root, "00")
     expected = dict(predict_frames(model, sequence, sequence.scan_ids, scans=3))
     for index, grid in enumerate(outputs):

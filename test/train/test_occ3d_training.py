@@ -122,3 +122,23 @@ def test_train_infer_and_eval_on_surround_scenes(surround: Path, tmp_path: Path)
     assert validation[-1]["val_miou"] == pytest.approx(direct.miou, abs=1e-4)
     with pytest.raises(DataFormatError, match=r"no scene\(s\) \['scene-0007'\]"):
         evaluate_occ3d(surround / "gts", predictions, scenes=["scene-0007"])
+
+
+def test_scenes_of_an_info_file_without_scene_names_come_from_gts(surround: Path) -> None:
+    """mmdetection3d's own v1.1 converter writes no scene name; the Occ3D ground-truth folders
+    `gts/<scene>/<token>/` say which scene each sample belongs to."""
+    import pickle
+
+    info = pickle.loads((surround / "occle_infos.pkl").read_bytes())
+    for entry in info["data_list"]:
+        del entry["scene_name"], entry["occ_path"]
+    (surround / "v11_plain.pkl").write_bytes(pickle.dumps(info))
+    expected = open_occ3d_scenes(surround, "occle_infos.pkl", ["scene-0000", "scene-0001"])
+    found = open_occ3d_scenes(surround, "v11_plain.pkl", ["scene-0000", "scene-0001"])
+    for want, got in zip(expected, found, strict=True):
+        assert [got.token(i) for i in got.scan_ids] == [want.token(i) for i in want.scan_ids]
+    # A sample with neither a scene name nor a ground-truth folder is named in the error.
+    info["data_list"][0]["token"] = "f" * 32
+    (surround / "v11_orphan.pkl").write_bytes(pickle.dumps(info))
+    with pytest.raises(DataFormatError, match=r"f{32} names no scene"):
+        open_occ3d_scenes(surround, "v11_orphan.pkl", ["scene-0000"])

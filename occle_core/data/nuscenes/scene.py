@@ -134,22 +134,48 @@ class Occ3DScene:
         )
 
 
-def scene_samples(info_file: Path_) -> dict[str, list[NuScenesCalibration]]:
+def gts_scene_index(gts: Path_) -> dict[str, str]:
+    """Sample token -> scene name, from the Occ3D ground-truth folders `gts/<scene>/<token>/`
+    (the only place the scene of a sample is written when the info file lacks it)."""
+    index: dict[str, str] = {}
+    root = Path(gts)
+    if root.is_dir():
+        for scene in root.iterdir():
+            if scene.is_dir():
+                index.update((token.name, scene.name) for token in scene.iterdir())
+    return index
+
+
+def scene_samples(
+    info_file: Path_, gts: Path_ | None = None
+) -> dict[str, list[NuScenesCalibration]]:
     """Samples of an info file grouped by scene, in file order of first appearance.
 
+    Args:
+        info_file: the info file.
+        gts: the Occ3D ground-truth folder: where a sample names no scene (mmdetection3d's
+            v1.1 converter drops it), its `gts/<scene>/<token>/` folder says which.
+
     Raises:
-        DataFormatError: a sample without a scene name (the v1.1 converter drops it; the
-            legacy / Occ3D info files and `occle synth --layout occ3d` keep it).
+        DataFormatError: a sample whose scene neither the info file nor `gts` tells.
     """
     grouped: dict[str, list[NuScenesCalibration]] = defaultdict(list)
+    from_gts: dict[str, str] | None = None
     for sample in read_nuscenes_infos(info_file):
-        if not sample.scene:
+        scene = sample.scene
+        if not scene and gts is not None:
+            if from_gts is None:
+                from_gts = gts_scene_index(gts)
+            scene = from_gts.get(sample.sample_token, "")
+            sample = dataclasses.replace(sample, scene=scene)
+        if not scene:
+            where = f" or a folder {Path(gts) / '<scene>' / sample.sample_token}" if gts else ""
             raise DataFormatError(
                 info_file,
                 f"sample {sample.sample_token} names no scene",
-                "samples with scene_name, scene_token or occ_path (Occ3D info files)",
+                f"samples with scene_name, scene_token or occ_path{where}",
             )
-        grouped[sample.scene].append(sample)
+        grouped[scene].append(sample)
     return dict(grouped)
 
 
@@ -166,7 +192,7 @@ def open_occ3d_scenes(
         DataFormatError: a scene the info file does not hold (the known ones are listed).
     """
     path = Path(info_file) if Path(info_file).is_absolute() else Path(root) / info_file
-    grouped = scene_samples(path)
+    grouped = scene_samples(path, Path(root) / "gts")
     missing = [s for s in scenes if s not in grouped]
     if missing:
         raise DataFormatError(
