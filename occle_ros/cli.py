@@ -43,7 +43,8 @@ def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--info-file",
         default="occle_infos.pkl",
-        help="occ3d: info file listing the scene, relative to --dataset (default: %(default)s)",
+        help="occ3d: info file or nuScenes tables folder listing the scene, relative to "
+        "--dataset (default: %(default)s)",
     )
     parser.add_argument("--out", type=Path, required=True, help="bag folder to create")
     parser.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")

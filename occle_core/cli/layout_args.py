@@ -22,7 +22,8 @@ def add_layout_arguments(parser: argparse.ArgumentParser, occ3d_effect: str) -> 
     parser.add_argument(
         "--info-file",
         default="occle_infos.pkl",
-        help="occ3d: info file, relative to --dataset (default: %(default)s)",
+        help="occ3d: info file or nuScenes tables folder (v1.0-trainval), relative to "
+        "--dataset (default: %(default)s)",
     )
     parser.add_argument(
         "--sweeps", type=int, default=0, help="occ3d: LiDAR sweeps per key frame (default: 0)"

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "does, plus 2D labels, depth and preview images in side folders. With --layout "
             "occ3d: a 32-beam LiDAR and six surround cameras, written as nuScenes samples/ and "
             "sweeps/ (key frame every --gt-every scans), Occ3D gts/<scene>/<token>/labels.npz "
-            "(semantics, mask_lidar, mask_camera) and an mmdetection3d v1.1 info file."
+            "(semantics, mask_lidar, mask_camera), an mmdetection3d v1.1 info file and the same "
+            "scenes as nuScenes tables (v1.0-occle/*.json)."
         ),
     )
     parser.add_argument(

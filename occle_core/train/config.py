@@ -33,7 +33,8 @@ class DataConfig:
         dense_pseudo: the final head's pseudo CE (`objective.final_pseudo`) also uses the cached
             dense voxel pseudo labels of key frames (a window of pseudo-labelled scans voted per
             voxel); off: only the lifted labels of the input LiDAR voxels.
-        info_file: occ3d: the mmdetection3d info file, relative to `root` (or absolute).
+        info_file: occ3d: the mmdetection3d info file or the nuScenes tables folder
+            (v1.0-trainval), relative to `root` (or absolute).
         sweeps: occ3d: earlier LiDAR sweeps aggregated into every key frame.
         mask: occ3d: voxels outside this Occ3D mask ("camera", "lidar" or "none") are not
             supervised (the official evaluation counts `mask_camera` only).

@@ -9,41 +9,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from occle_core.geometry.rotations import rotation_from_wxyz, wxyz_from_rotation
 from occle_core.geometry.transforms import invert_rigid
 from occle_ros.errors import MessageError
 from occle_ros.messages import MessageFactory, header, stamp_to_ns
 
 
 def quaternion_to_rotation(q: NDArray[np.floating]) -> NDArray[np.float64]:
-    """(x, y, z, w) unit quaternion -> (3, 3) rotation matrix."""
+    """(x, y, z, w) unit quaternion (the ROS order) -> (3, 3) rotation matrix."""
     x, y, z, w = (float(v) for v in q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    return rotation_from_wxyz([w, x, y, z])
 
 
 def rotation_to_quaternion(rotation: NDArray[np.floating]) -> NDArray[np.float64]:
-    """(3, 3) rotation -> (x, y, z, w) unit quaternion with w >= 0."""
-    m = np.asarray(rotation, dtype=np.float64)
-    trace = np.trace(m)
-    if trace > 0:
-        s = 2.0 * np.sqrt(1.0 + trace)
-        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, s / 4]
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = [0.0, 0.0, 0.0, (m[k, j] - m[j, k]) / s]
-        q[i] = s / 4
-        q[j] = (m[j, i] + m[i, j]) / s
-        q[k] = (m[k, i] + m[i, k]) / s
-    quaternion = np.array(q)
-    quaternion /= np.linalg.norm(quaternion)
-    return quaternion if quaternion[3] >= 0 else -quaternion
+    """(3, 3) rotation -> (x, y, z, w) unit quaternion (the ROS order) with w >= 0."""
+    w, x, y, z = wxyz_from_rotation(rotation)
+    return np.array([x, y, z, w])
 
 
 def transform_to_matrix(msg: Any, source: str = "Transform") -> NDArray[np.float64]:

@@ -15,7 +15,6 @@ import pytest
 from occle_core.data.nuscenes.infos import (
     data_relative_path,
     load_info_pickle,
-    quaternion_matrix,
     read_nuscenes_infos,
 )
 from occle_core.data.nuscenes.sample import (
@@ -25,29 +24,12 @@ from occle_core.data.nuscenes.sample import (
 )
 from occle_core.errors import DataFormatError
 from occle_core.geometry.camera import project_points
+from occle_core.geometry.rotations import rotation_from_wxyz, wxyz_from_rotation
 from occle_core.geometry.transforms import invert_rigid, transform_points
 
 INFO = "nuscenes/n015-2018-07-24-11-22-45+0800.pkl"
 TOKEN = "ca9a282c9e77460f8360f564131a8af5"
 LIDAR = "n015-2018-07-24-11-22-45+0800__LIDAR_TOP__1532402927647951.pcd.bin"
-
-
-def rotation_quaternion(rotation: np.ndarray) -> list[float]:
-    """(w, x, y, z) of a rotation matrix (for writing legacy info files in the tests)."""
-    w = np.sqrt(max(0.0, 1.0 + np.trace(rotation))) / 2.0
-    x = np.copysign(
-        np.sqrt(max(0.0, 1 + rotation[0, 0] - rotation[1, 1] - rotation[2, 2])) / 2,
-        rotation[2, 1] - rotation[1, 2],
-    )
-    y = np.copysign(
-        np.sqrt(max(0.0, 1 - rotation[0, 0] + rotation[1, 1] - rotation[2, 2])) / 2,
-        rotation[0, 2] - rotation[2, 0],
-    )
-    z = np.copysign(
-        np.sqrt(max(0.0, 1 - rotation[0, 0] - rotation[1, 1] + rotation[2, 2])) / 2,
-        rotation[1, 0] - rotation[0, 1],
-    )
-    return [float(w), float(x), float(y), float(z)]
 
 
 def yaw_shift(yaw_deg: float, shift: tuple[float, float, float]) -> np.ndarray:
@@ -92,9 +74,9 @@ def legacy_info(v11: dict[str, Any], sweeps: list[dict[str, Any]]) -> dict[str, 
                 "token": sample["token"],
                 "timestamp": round(sample["timestamp"] * 1e6),
                 "lidar_path": f"./data/nuscenes/samples/LIDAR_TOP/{LIDAR}",
-                "lidar2ego_rotation": rotation_quaternion(lidar2ego[:3, :3]),
+                "lidar2ego_rotation": wxyz_from_rotation(lidar2ego[:3, :3]).tolist(),
                 "lidar2ego_translation": lidar2ego[:3, 3].tolist(),
-                "ego2global_rotation": rotation_quaternion(ego2global[:3, :3]),
+                "ego2global_rotation": wxyz_from_rotation(ego2global[:3, :3]).tolist(),
                 "ego2global_translation": ego2global[:3, 3].tolist(),
                 "cams": cams,
                 "sweeps": sweeps,
@@ -174,9 +156,9 @@ def test_sweeps_are_moved_into_the_key_frame(v11: dict, real_data: Path, tmp_pat
     sweep_pose = key_pose @ motion
     sweep = {
         "data_path": "/somewhere/else/data/nuscenes/sweeps/LIDAR_TOP/a.bin",
-        "sensor2ego_rotation": rotation_quaternion(lidar2ego[:3, :3]),
+        "sensor2ego_rotation": wxyz_from_rotation(lidar2ego[:3, :3]).tolist(),
         "sensor2ego_translation": lidar2ego[:3, 3].tolist(),
-        "ego2global_rotation": rotation_quaternion(sweep_pose[:3, :3]),
+        "ego2global_rotation": wxyz_from_rotation(sweep_pose[:3, :3]).tolist(),
         "ego2global_translation": sweep_pose[:3, 3].tolist(),
         "timestamp": round(sample["timestamp"] * 1e6) - 50_000,
     }
@@ -201,15 +183,15 @@ def test_quaternion_matrix_round_trip() -> None:
         axis_n = np.asarray(axis, float) / np.linalg.norm(axis)
         half = np.deg2rad(yaw) / 2
         quaternion = [np.cos(half), *(np.sin(half) * axis_n)]
-        rotation = quaternion_matrix(quaternion)
+        rotation = rotation_from_wxyz(quaternion)
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
         np.testing.assert_allclose(rotation @ axis_n, axis_n, atol=1e-12)  # the axis is kept
         np.testing.assert_allclose(
-            quaternion_matrix(rotation_quaternion(rotation)), rotation, atol=1e-9
+            rotation_from_wxyz(wxyz_from_rotation(rotation)), rotation, atol=1e-9
         )
     # 90 degrees about z maps x to y.
     np.testing.assert_allclose(
-        quaternion_matrix([np.sqrt(0.5), 0, 0, np.sqrt(0.5)]) @ [1, 0, 0], [0, 1, 0], atol=1e-12
+        rotation_from_wxyz([np.sqrt(0.5), 0, 0, np.sqrt(0.5)]) @ [1, 0, 0], [0, 1, 0], atol=1e-12
     )
 
 

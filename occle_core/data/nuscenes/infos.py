@@ -38,6 +38,7 @@ from occle_core.data.nuscenes.sample import (
     NuScenesCalibration,
 )
 from occle_core.errors import DataFormatError
+from occle_core.geometry.rotations import rotation_from_wxyz
 from occle_core.geometry.transforms import invert_rigid
 from occle_core.io.binary import read_bytes
 
@@ -84,19 +85,6 @@ def load_info_pickle(path: Path_) -> Any:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         raise DataFormatError(path, f"not a readable pickle ({error})", "an info file") from None
-
-
-def quaternion_matrix(quaternion: object) -> NDArray[np.float64]:
-    """(3, 3) rotation of a unit quaternion given as (w, x, y, z), the nuScenes order."""
-    values = np.asarray(quaternion, dtype=np.float64)
-    w, x, y, z = values / np.linalg.norm(values)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 class _Record:
@@ -148,7 +136,7 @@ class _Record:
         if value.shape == (3, 3):
             rot = value
         elif value.shape == (4,) and np.linalg.norm(value) > 0:
-            rot = quaternion_matrix(value)
+            rot = rotation_from_wxyz(value)
         else:
             raise DataFormatError(
                 self.source,

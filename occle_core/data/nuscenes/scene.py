@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from occle_core.data.nuscenes.infos import read_nuscenes_infos
 from occle_core.data.nuscenes.occ3d import OCC3D_CLASS_NAMES, OCC3D_FREE, read_occ3d_labels
 from occle_core.data.nuscenes.sample import NuScenesCalibration, load_nuscenes_sample
+from occle_core.data.nuscenes.tables import is_tables_folder, read_nuscenes_tables
 from occle_core.data.semantickitti.sequence import VoxelGroundTruth, dataset_grid
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
@@ -149,10 +150,11 @@ def gts_scene_index(gts: Path_) -> dict[str, str]:
 def scene_samples(
     info_file: Path_, gts: Path_ | None = None
 ) -> dict[str, list[NuScenesCalibration]]:
-    """Samples of an info file grouped by scene, in file order of first appearance.
+    """Samples of an info file (or the nuScenes tables) grouped by scene, in file order of
+    first appearance.
 
     Args:
-        info_file: the info file.
+        info_file: the info file, or a folder of nuScenes tables (ROOT/v1.0-trainval).
         gts: the Occ3D ground-truth folder: where a sample names no scene (mmdetection3d's
             v1.1 converter drops it), its `gts/<scene>/<token>/` folder says which.
 
@@ -161,7 +163,12 @@ def scene_samples(
     """
     grouped: dict[str, list[NuScenesCalibration]] = defaultdict(list)
     from_gts: dict[str, str] | None = None
-    for sample in read_nuscenes_infos(info_file):
+    samples = (
+        read_nuscenes_tables(info_file)
+        if is_tables_folder(info_file)
+        else read_nuscenes_infos(info_file)
+    )
+    for sample in samples:
         scene = sample.scene
         if not scene and gts is not None:
             if from_gts is None:
@@ -186,7 +193,8 @@ def open_occ3d_scenes(
     sweeps: int = 0,
     mask: str = "camera",
 ) -> list[Occ3DScene]:
-    """The named scenes of an info file (relative paths start at `root`).
+    """The named scenes of an info file or a nuScenes tables folder such as v1.0-trainval
+    (relative paths start at `root`).
 
     Raises:
         DataFormatError: a scene the info file does not hold (the known ones are listed).

@@ -11,6 +11,7 @@ cameras placed like nuScenes' (front, front-left/right at +-55 degrees, back-lef
     ROOT/sweeps/CAM_*/<scene>__CAM_*__<us>.jpg                   images in between
     ROOT/gts/<scene>/<token>/labels.npz                          Occ3D ground truth per key frame
     ROOT/occle_infos.pkl                                         mmdetection3d v1.1 info file
+    ROOT/v1.0-occle/*.json                                       the same scenes as nuScenes tables
     ROOT/occle_dataset.yaml                                      how it was made, grid, rig
 
 plus what the real dataset lacks, named after the image or scan it belongs to:
@@ -246,10 +247,10 @@ class SurroundSceneWriter:
         self._centers_ego = rig.grid.voxel_centers().reshape(-1, 3).astype(np.float64)
 
     def _stem(self, sensor: str, index: int) -> str:
-        microseconds = round(self._time(index) * 1e6)
+        microseconds = round(self.capture_time(index) * 1e6)
         return f"{self.scene}__{sensor}__{microseconds}"
 
-    def _time(self, index: int) -> float:
+    def capture_time(self, index: int) -> float:
         """Capture time (s): scenes are spaced a day apart, like separate nuScenes logs."""
         return 1.5e9 + 86400.0 * int(self.scene.split("-")[1]) + index * FRAME_PERIOD_S
 
@@ -327,14 +328,14 @@ class SurroundSceneWriter:
                 "cam2img": camera.intrinsics.tolist(),
                 "cam2ego": (lidar2ego @ invert_rigid(camera.cam_from_lidar)).tolist(),
                 "lidar2cam": camera.cam_from_lidar.tolist(),
-                "timestamp": self._time(index),
+                "timestamp": self.capture_time(index),
                 "sample_data_token": sample_token(self.config.seed, self.scene, index, camera.name),
                 "height": camera.height,
                 "width": camera.width,
             }
         sweeps = [
             {
-                "timestamp": self._time(earlier),
+                "timestamp": self.capture_time(earlier),
                 "ego2global": self.ego_pose(earlier).tolist(),
                 "sample_data_token": sample_token(self.config.seed, self.scene, earlier, "lidar"),
                 "lidar_points": {
@@ -346,7 +347,7 @@ class SurroundSceneWriter:
         ]
         return {
             "token": token,
-            "timestamp": self._time(index),
+            "timestamp": self.capture_time(index),
             "ego2global": self.ego_pose(index).tolist(),
             "lidar_points": {
                 "num_pts_feats": 5,
@@ -417,15 +418,20 @@ def write_surround_dataset(
     Returns:
         One report per scene.
     """
+    # The tables module builds on this one (the writer's files, poses and tokens).
+    from occle_core.data.synthetic.surround_tables import scene_tables, write_tables
+
     rig = surround_rig(config.scale)
     root_path = Path(root)
     root_path.mkdir(parents=True, exist_ok=True)
-    reports, data_list = [], []
+    reports, data_list, tables = [], [], []
     for sequence in sequences:
         writer = SurroundSceneWriter(root_path, sequence, config, rig)
         report, infos = writer.run(functools.partial(progress, writer.scene))
         reports.append(report)
         data_list.extend(infos)
+        tables.append(scene_tables(writer))
+    write_tables(root_path, tables)
     info_file = {
         "metainfo": {
             "dataset": "occle-synthetic-surround",
