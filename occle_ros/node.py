@@ -245,6 +245,8 @@ class OccleNode(Node):
             "idle_frames (no subscribers)": self.idle_frames,
             "fallback_extrinsics": self.pipeline.assembler.used_fallback_extrinsics,
             "single_scan_fallbacks": self.pipeline.assembler.single_scan_fallbacks,
+            "dropped_history_clouds": self.pipeline.assembler.dropped_history_clouds,
+            "uncompensated_cameras": self.pipeline.assembler.uncompensated_cameras,
             "device": str(self.pipeline.runner.device),
         }
         for stage, stats in summary.items():

@@ -8,19 +8,22 @@ at 2 Hz. The bag carries all of them as a driver would publish them:
   info file lists before it, in time order, each once;
 * `/<CAM>/image_rect_compressed` (the JPEG files unchanged) and `/<CAM>/camera_info`, at the
   key frames (the info files list no other images), stamped with each camera's own time;
-* `/tf`: `map -> base_link` (the ego pose) at every sweep; `/tf_static`: `base_link ->
-  LIDAR_TOP` and `base_link -> <CAM>` (optical frame) from the scene's first key frame;
+* `/tf`: `map -> base_link` (the ego pose) at every sweep and every image's time (nuScenes'
+  cameras fire up to 45 ms away from the LiDAR, the vehicle moves up to 0.4 m meanwhile);
+  `/tf_static`: `base_link -> LIDAR_TOP` and `base_link -> <CAM>` (optical frame), the
+  mountings, the same for every sample of the scene;
 * `/occle/source`: JSON naming the root, info file and scene, for `occle bag-eval --gt`.
 
 The topic and frame names match config/occle_nuscenes.yaml. A node with `input.scans` = 1 + N
-then aggregates the same sweeps as training with `sweeps: N`.
+then aggregates the same sweeps as training with `sweeps: N`, and with
+`tf.camera_time_compensation` places each camera where the info file's `lidar2cam` does.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,6 +71,7 @@ class _Cloud:
     stamp_ns: int
     lidar2ego: NDArray[np.float64]
     ego2global: NDArray[np.float64]
+    key: bool = False
 
 
 def _stamp(seconds: float) -> int:
@@ -101,42 +105,26 @@ def write_occ3d_scene_bag(
 
     Raises:
         FileExistsError: `out` exists.
-        DataFormatError: the scene is not in the info file, or its LiDAR or camera calibration
-            changes between key frames (one /tf_static cannot hold it).
+        DataFormatError: the scene is not in the info file, a camera has no recorded mounting
+            (`cam2ego`), or a mounting changes between key frames (one /tf_static holds it).
     """
     (opened,) = open_occ3d_scenes(root, info_file, [scene])
     samples = opened.samples
-    first = samples[0]
-    for sample in samples:
-        if not _same_extrinsic(sample.lidar2ego, first.lidar2ego):
-            raise DataFormatError(
-                info_file, f"lidar2ego of sample {sample.sample_token} differs", "one per scene"
-            )
-        absent = [c for c in cameras if c not in sample.cameras]
-        if absent:
-            raise DataFormatError(
-                info_file, f"sample {sample.sample_token} has no camera {absent}", str(cameras)
-            )
-    base_from_cam = {
-        name: first.lidar2ego @ invert_rigid(first.cameras[name].lidar2cam) for name in cameras
-    }
-    clouds = _clouds_in_time_order(samples)
+    mounting = _scene_mounting(info_file, samples, cameras)
     bag = AtomicBagWriter(out, storage, distro)
     factory = RosbagsFactory(bag.store)
     base = Path(root)
+    events = _events_in_time_order(samples, cameras)
     with bag:
         bag.connect(topics.cloud, "sensor_msgs/msg/PointCloud2")
         for name in cameras:
             bag.connect(topics.image.format(camera=name), "sensor_msgs/msg/CompressedImage")
             bag.connect(topics.camera_info.format(camera=name), "sensor_msgs/msg/CameraInfo")
         connect_common_topics(bag)
-        start = clouds[0].stamp_ns
+        start = events[0].stamp_ns
         statics = [
-            transform_stamped(factory, first.lidar2ego, start, topics.ego_frame, topics.lidar_frame)
-        ]
-        statics += [
-            transform_stamped(factory, base_from_cam[name], start, topics.ego_frame, name)
-            for name in cameras
+            transform_stamped(factory, matrix, start, topics.ego_frame, child)
+            for child, matrix in mounting.items()
         ]
         bag.write("/tf_static", start, factory.new("tf2_msgs/msg/TFMessage", transforms=statics))
         source = {
@@ -146,28 +134,100 @@ def write_occ3d_scene_bag(
             "sequence": scene,
         }
         write_source(bag, factory, start, source)
-        keys = {_stamp(s.timestamp): s for s in samples}
-        done = 0
-        for cloud in clouds:
-            pose = transform_stamped(
-                factory, cloud.ego2global, cloud.stamp_ns, topics.world_frame, topics.ego_frame
-            )
-            bag.write(
-                "/tf", cloud.stamp_ns, factory.new("tf2_msgs/msg/TFMessage", transforms=[pose])
-            )
-            points = read_nuscenes_lidar(base / cloud.file)
-            message = array_to_cloud(factory, points, cloud.stamp_ns, topics.lidar_frame)
-            bag.write(topics.cloud, cloud.stamp_ns, message)
-            key = keys.get(cloud.stamp_ns)
-            if key is None:
+        done, posed = 0, -1
+        for event in events:
+            stamp = event.stamp_ns
+            if stamp != posed:  # one ego pose per instant (sensors firing together share it)
+                pose = transform_stamped(
+                    factory, event.ego2global, stamp, topics.world_frame, topics.ego_frame
+                )
+                bag.write("/tf", stamp, factory.new("tf2_msgs/msg/TFMessage", transforms=[pose]))
+                posed = stamp
+            if event.camera:
+                _write_camera(bag, factory, topics, event.camera, base / event.file,
+                              event.intrinsics, stamp)  # fmt: skip
                 continue
-            for name in cameras:
-                camera = key.cameras[name]
-                _write_camera(bag, factory, topics, name, base / camera.file, camera.intrinsics,
-                              _stamp(camera.timestamp))  # fmt: skip
-            done += 1
-            progress(done, len(samples))
+            points = read_nuscenes_lidar(base / event.file)
+            message = array_to_cloud(factory, points, stamp, topics.lidar_frame)
+            bag.write(topics.cloud, stamp, message)
+            if event.key:
+                done += 1
+                progress(done, len(samples))
     return bag.out
+
+
+def _scene_mounting(
+    info_file: str | os.PathLike[str],
+    samples: list[NuScenesCalibration],
+    cameras: tuple[str, ...],
+) -> dict[str, NDArray[np.float64]]:
+    """Child frame -> base_link <- child of the LiDAR and every camera, the same for every
+    sample of the scene (one /tf_static holds them).
+
+    Raises:
+        DataFormatError: a camera missing from a sample or without its mounting (`cam2ego`),
+            or a mounting that changes within the scene.
+    """
+    first = samples[0]
+    mounting = {"LIDAR_TOP": first.lidar2ego}
+    for name in cameras:
+        camera = first.cameras.get(name)
+        if camera is None or camera.cam2ego is None:
+            raise DataFormatError(
+                info_file,
+                f"sample {first.sample_token}: no {name} mounting",
+                "cam2ego (v1.1), sensor2ego_* (legacy) or calibrated_sensor (tables)",
+            )
+        mounting[name] = camera.cam2ego
+    for sample in samples:
+        for name, expected in mounting.items():
+            if name == "LIDAR_TOP":
+                actual: NDArray[np.float64] | None = sample.lidar2ego
+            else:
+                camera = sample.cameras.get(name)
+                actual = None if camera is None else camera.cam2ego
+            if actual is None or not _same_extrinsic(actual, expected):
+                raise DataFormatError(
+                    info_file,
+                    f"sample {sample.sample_token}: {name} mounting differs from the first one's",
+                    "one mounting per sensor in a scene",
+                )
+    return mounting
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One sensor message to write: a LiDAR sweep (`camera` empty) or a camera image, with the
+    ego pose at its time."""
+
+    stamp_ns: int
+    file: str
+    ego2global: NDArray[np.float64]
+    camera: str = ""
+    intrinsics: NDArray[np.float64] = field(default_factory=lambda: np.eye(3))
+    key: bool = False
+
+
+def _events_in_time_order(
+    samples: list[NuScenesCalibration], cameras: tuple[str, ...]
+) -> list[_Event]:
+    """Every sweep and key-frame image, oldest first. The ego pose at a camera's time follows
+    from its calibration: lidar2cam = inv(cam2ego) @ inv(E_cam) @ E_lidar @ lidar2ego."""
+    events = [
+        _Event(cloud.stamp_ns, cloud.file, cloud.ego2global, key=cloud.key)
+        for cloud in _clouds_in_time_order(samples)
+    ]
+    for sample in samples:
+        global_from_lidar = sample.ego2global @ sample.lidar2ego
+        for name in cameras:
+            camera = sample.cameras[name]
+            assert camera.cam2ego is not None  # _scene_mounting checked it
+            ego2global = global_from_lidar @ invert_rigid(camera.lidar2cam)
+            ego2global = ego2global @ invert_rigid(camera.cam2ego)
+            events.append(
+                _Event(_stamp(camera.timestamp), camera.file, ego2global, name, camera.intrinsics)
+            )
+    return sorted(events, key=lambda event: (event.stamp_ns, event.camera))
 
 
 def _clouds_in_time_order(samples: list[NuScenesCalibration]) -> list[_Cloud]:
@@ -181,7 +241,7 @@ def _clouds_in_time_order(samples: list[NuScenesCalibration]) -> list[_Cloud]:
                 _Cloud(sweep.file, _stamp(sweep.timestamp), sweep.lidar2ego, sweep.ego2global),
             )
         by_file[sample.lidar_file] = _Cloud(
-            sample.lidar_file, _stamp(sample.timestamp), sample.lidar2ego, sample.ego2global
+            sample.lidar_file, _stamp(sample.timestamp), sample.lidar2ego, sample.ego2global, True
         )
     return sorted(by_file.values(), key=lambda c: c.stamp_ns)
 

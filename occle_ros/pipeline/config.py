@@ -74,12 +74,16 @@ class TfParams:
         (camera optical frame from the LiDAR/grid frame), concatenated; empty = TF only.
     grid_frame: TF frame the model's voxel grid is defined in; "" = the model configuration's
         `grid.frame_id` (an Occ3D model's grid is the ego frame: base_link on most robots).
+    camera_time_compensation: place each camera at its image's stamp and the grid at the
+        cloud's, through `fixed_frame`, as nuScenes' calibration does (the vehicle moves up to
+        0.4 m between its LiDAR and camera stamps); off = both at the cloud's stamp (KITTI).
     """
 
     timeout: float = 0.05
     fixed_frame: str = "odom"
     cam_from_lidar: tuple[float, ...] = ()
     grid_frame: str = ""
+    camera_time_compensation: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ class FrameAssembler:
         newest_first: concatenate the clouds newest first (the nuScenes / mmdetection3d order:
             key sweep, then earlier sweeps) instead of oldest first (SemanticKITTI scans). The
             order matters: the voxel encoder keeps the first points of a crowded voxel.
+        camera_time_compensation: place each camera at its image's stamp and the grid at the
+            cloud's, through `fixed_frame` (the vehicle moves between the two: nuScenes'
+            calibration includes it); off = both at the cloud's stamp.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class FrameAssembler:
         intensity_scale: float = 1.0,
         history_min_range: float = 0.0,
         newest_first: bool = False,
+        camera_time_compensation: bool = False,
     ):
         self.grid_frame = grid_frame
         self.topics = topics
@@ -87,6 +91,7 @@ class FrameAssembler:
         self.intensity_scale = intensity_scale
         self.history_min_range = history_min_range
         self.newest_first = newest_first
+        self.camera_time_compensation = camera_time_compensation
         #: Clouds received, oldest first. Clouds newer than the set being assembled may already
         #: be here (the synchroniser waits for the cameras), hence the slack over `scans`.
         self._history: list[_PastCloud] = []
@@ -96,6 +101,7 @@ class FrameAssembler:
         self.used_fallback_extrinsics = 0
         self.single_scan_fallbacks = 0
         self.dropped_history_clouds = 0
+        self.uncompensated_cameras = 0
 
     def observe(self, cloud: Any) -> None:
         """Remember a cloud received on the LiDAR topic, synchronised or not (conversion waits
@@ -207,7 +213,7 @@ class FrameAssembler:
             )
         frame = intrinsics.frame_id.lstrip("/") or str(image.header.frame_id).lstrip("/")
         try:
-            cam_from_grid = self.lookup(frame, self.grid_frame, stamp_ns)
+            cam_from_grid = self._cam_from_grid(frame, stamp_to_ns(image.header.stamp), stamp_ns)
         except LookupError as error:
             if index >= len(self.cam_from_lidar):
                 raise LookupError(
@@ -224,6 +230,17 @@ class FrameAssembler:
             intrinsics.height,
         )
         return pixels, camera
+
+    def _cam_from_grid(self, camera: str, image_ns: int, cloud_ns: int) -> NDArray[np.float64]:
+        """(4, 4) camera (at the image stamp) <- grid frame (at the cloud stamp)."""
+        if self.camera_time_compensation and image_ns != cloud_ns:
+            try:
+                cam_from_world = self.lookup(camera, self.fixed_frame, image_ns)
+                world_from_grid = self.lookup(self.fixed_frame, self.grid_frame, cloud_ns)
+                return cam_from_world @ world_from_grid
+            except LookupError:
+                self.uncompensated_cameras += 1  # no odometry: the mounting alone
+        return self.lookup(camera, self.grid_frame, cloud_ns)
 
     def assemble(self, cloud: Any, images: Sequence[Any], infos: Sequence[Any]) -> Frame:
         """One Frame from a LiDAR cloud and, per camera, an image and its CameraInfo.

@@ -122,6 +122,7 @@ class OccupancyPipeline:
             intensity_scale=config.input.intensity_scale,
             history_min_range=config.input.history_min_range,
             newest_first=config.input.newest_first,
+            camera_time_compensation=config.tf.camera_time_compensation,
         )
         self.colors = class_colors(runner.class_names)
         self.marker_points = VoxelPointCache(factory)

@@ -6,6 +6,7 @@ left out and counted."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from occle_ros.conversions.camera import camera_info_message
 from occle_ros.conversions.image import array_to_image
@@ -103,3 +104,33 @@ def test_one_scan_keeps_no_history() -> None:
     assembler = make(scans=1)
     assembler.observe(cloud(0, intensity=0))
     np.testing.assert_array_equal(assemble(assembler, STEP_NS, intensity=1)[:, 3], [1, 1])
+
+
+def test_camera_placed_at_its_own_stamp() -> None:
+    """A camera firing 40 ms before the LiDAR, on a vehicle doing 10 m/s, sat 0.4 m behind the
+    grid origin of the LiDAR's stamp (seen from the camera: the origin is 0.4 m ahead)."""
+
+    def moving_lookup(target: str, source: str, stamp_ns: int) -> np.ndarray:
+        if (target, source) == ("map", "base_link"):
+            return ego_pose(stamp_ns)
+        if (target, source) == ("cam", "map"):
+            if stamp_ns < 0:
+                raise LookupError("before the first odometry message")
+            return np.linalg.inv(ego_pose(stamp_ns))  # the camera is mounted at base_link
+        return lookup(target, source, stamp_ns)
+
+    def camera_offset(compensate: bool, image_ns: int, cloud_ns: int) -> tuple[float, int]:
+        topics = SensorTopics("/lidar", ("/image",), ("/info",))
+        assembler = FrameAssembler(
+            "base_link", topics, moving_lookup, fixed_frame="map",
+            camera_time_compensation=compensate,
+        )  # fmt: skip
+        image = array_to_image(FACTORY, np.zeros((4, 6, 3), np.uint8), image_ns, "cam")
+        info = camera_info_message(FACTORY, np.eye(3), 6, 4, image_ns, "cam")
+        frame = assembler.assemble(cloud(cloud_ns, 0.0), [image], [info])
+        return float(frame.cameras[0].cam_from_ref[0, 3]), assembler.uncompensated_cameras
+
+    assert camera_offset(True, 960_000_000, 1_000_000_000) == (pytest.approx(0.4), 0)
+    assert camera_offset(False, 960_000_000, 1_000_000_000) == (0.0, 0)
+    # No odometry at the image stamp: the mounting alone, counted.
+    assert camera_offset(True, -40_000_000, 0) == (0.0, 1)

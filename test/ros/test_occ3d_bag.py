@@ -22,6 +22,7 @@ from occle_core.data.nuscenes.scene import open_occ3d_scenes
 from occle_core.data.synthetic.surround import INFO_FILE
 from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import Occ3DScores
+from occle_core.geometry.transforms import invert_rigid
 from occle_core.infer import predict_frames
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
@@ -191,6 +192,7 @@ def test_real_nuscenes_sample_through_a_bag(real_data: Path, tmp_path: Path) -> 
     bag = write_occ3d_scene_bag(root, info, "scene-0061", tmp_path / "bag")
     topics = read_bag_messages(bag)
     assert len(topics["/LIDAR_TOP"]) == 1 and topics["/LIDAR_TOP"][0].width == 34688
+    assert len(topics["/tf"]) == 7  # the ego pose at the LiDAR's and at each camera's stamp
     assert all(len(topics[f"/{c}/image_rect_compressed"]) == 1 for c in NUSCENES_CAMERAS)
     model = build_model(load_model_config("occle_occ3d_tiny"), seed=0)
     runner = ModelRunner(model, torch.device("cpu"))
@@ -210,9 +212,16 @@ def test_real_nuscenes_sample_through_a_bag(real_data: Path, tmp_path: Path) -> 
     expected = scene.frame(0)
     (frame,) = seen
     np.testing.assert_allclose(frame.points[:, :4], expected.points[:, :4], atol=2e-4)
+    calibration = scene.samples[0].cameras
+    motions: list[float] = []
     for got, want in zip(frame.cameras, expected.cameras, strict=True):
         assert (got.width, got.height) == (1600, 900)
+        # The mounting alone would put some cameras 0.2-0.4 m off: the vehicle moved between
+        # the camera's and the LiDAR's stamps, and the node follows it through map -> base_link.
+        mounting_only = invert_rigid(calibration[got.name].cam2ego)
+        motions.append(float(np.linalg.norm(mounting_only[:3, 3] - want.cam_from_ref[:3, 3])))
         np.testing.assert_allclose(got.intrinsics, want.intrinsics)
         np.testing.assert_allclose(got.cam_from_ref, want.cam_from_ref, atol=1e-6)
     for got, want in zip(frame.images, expected.images, strict=True):
         np.testing.assert_array_equal(got, want)
+    assert max(motions) > 0.3 and min(motions) < 0.01

@@ -188,6 +188,7 @@ def _v11_sample(source: Path_, sample: _Record) -> NuScenesCalibration:
             intrinsics=camera.matrix("cam2img", (3, 3)),
             lidar2cam=camera.matrix("lidar2cam", (4, 4)),
             timestamp=camera.number("timestamp") if camera.has("timestamp") else 0.0,
+            cam2ego=camera.matrix("cam2ego", (4, 4)) if camera.has("cam2ego") else None,
         )
     sweeps = []
     for sweep in sample.entries("lidar_sweeps"):
@@ -223,6 +224,9 @@ def _legacy_sample(source: Path_, sample: _Record) -> NuScenesCalibration:
             intrinsics=camera.matrix("cam_intrinsic", (3, 3)),
             lidar2cam=invert_rigid(cam_to_lidar),
             timestamp=camera.number("timestamp", 1e-6) if camera.has("timestamp") else 0.0,
+            cam2ego=camera.rigid("sensor2ego_rotation", "sensor2ego_translation")
+            if camera.has("sensor2ego_rotation")
+            else None,
         )
     sweeps = []
     for sweep in sample.entries("sweeps"):

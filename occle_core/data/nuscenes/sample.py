@@ -50,14 +50,19 @@ class CameraCalibration:
     Attributes:
         file: image path relative to the data root.
         intrinsics: (3, 3) cam2img.
-        lidar2cam: (4, 4) LiDAR -> camera transform (with ego-motion compensation).
+        lidar2cam: (4, 4) LiDAR -> camera transform (with ego-motion compensation: the LiDAR
+            at the key frame's time, the camera at its own).
         timestamp: capture time, seconds.
+        cam2ego: (4, 4) camera -> ego, the mounting alone, where the source records it
+            (`lidar2cam` = inv(cam2ego) @ inv(ego2global at the camera time) @ ego2global @
+            lidar2ego).
     """
 
     file: str
     intrinsics: NDArray[np.float64]
     lidar2cam: NDArray[np.float64]
     timestamp: float
+    cam2ego: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)

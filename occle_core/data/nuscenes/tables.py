@@ -205,6 +205,7 @@ def _sample(
             intrinsics=intrinsics,
             lidar2cam=invert_rigid(global_from_cam) @ global_from_lidar,
             timestamp=_seconds(tables.field("sample_data", data, "timestamp")),
+            cam2ego=cam2ego,
         )
     sweeps: list[LidarSweep] = []
     previous = str(tables.field("sample_data", lidar, "prev"))
