@@ -63,17 +63,6 @@ class NuScenesBagTopics:
     world_frame: str = "map"
 
 
-@dataclass(frozen=True)
-class _Cloud:
-    """One LiDAR sweep to write: its file, time and calibration."""
-
-    file: str
-    stamp_ns: int
-    lidar2ego: NDArray[np.float64]
-    ego2global: NDArray[np.float64]
-    key: bool = False
-
-
 def _stamp(seconds: float) -> int:
     return round(seconds * 1e9)
 
@@ -213,10 +202,7 @@ def _events_in_time_order(
 ) -> list[_Event]:
     """Every sweep and key-frame image, oldest first. The ego pose at a camera's time follows
     from its calibration: lidar2cam = inv(cam2ego) @ inv(E_cam) @ E_lidar @ lidar2ego."""
-    events = [
-        _Event(cloud.stamp_ns, cloud.file, cloud.ego2global, key=cloud.key)
-        for cloud in _clouds_in_time_order(samples)
-    ]
+    events = _clouds_in_time_order(samples)
     for sample in samples:
         global_from_lidar = sample.ego2global @ sample.lidar2ego
         for name in cameras:
@@ -230,20 +216,23 @@ def _events_in_time_order(
     return sorted(events, key=lambda event: (event.stamp_ns, event.camera))
 
 
-def _clouds_in_time_order(samples: list[NuScenesCalibration]) -> list[_Cloud]:
+def _clouds_in_time_order(samples: list[NuScenesCalibration]) -> list[_Event]:
     """Key sweeps and listed sweeps of the samples, each file once, oldest first. (Legacy info
     files list up to 10 sweeps per sample, reaching past the previous key frame.)"""
-    by_file: dict[str, _Cloud] = {}
+    by_file: dict[str, _Event] = {}
     for sample in samples:
         for sweep in sample.sweeps:
+            if not _same_extrinsic(sweep.lidar2ego, sample.lidar2ego):
+                raise DataFormatError(
+                    sweep.file, "lidar2ego differs from its key frame's", "one LiDAR mounting"
+                )
             by_file.setdefault(
-                sweep.file,
-                _Cloud(sweep.file, _stamp(sweep.timestamp), sweep.lidar2ego, sweep.ego2global),
+                sweep.file, _Event(_stamp(sweep.timestamp), sweep.file, sweep.ego2global)
             )
-        by_file[sample.lidar_file] = _Cloud(
-            sample.lidar_file, _stamp(sample.timestamp), sample.lidar2ego, sample.ego2global, True
+        by_file[sample.lidar_file] = _Event(
+            _stamp(sample.timestamp), sample.lidar_file, sample.ego2global, key=True
         )
-    return sorted(by_file.values(), key=lambda c: c.stamp_ns)
+    return sorted(by_file.values(), key=lambda event: event.stamp_ns)
 
 
 def _write_camera(

@@ -165,6 +165,14 @@ def test_unknown_scene_and_missing_info_file_are_named(dataset: Path, tmp_path: 
         write_occ3d_scene_bag(dataset, INFO_FILE, "scene-0009", tmp_path / "bag")
     with pytest.raises(DataFormatError, match=r"missing\.pkl"):
         write_occ3d_scene_bag(dataset, "missing.pkl", SCENE, tmp_path / "bag")
+    # One /tf_static holds the mountings: a camera moved between key frames is refused.
+    import pickle
+
+    info = pickle.loads((dataset / INFO_FILE).read_bytes())
+    info["data_list"][1]["images"]["CAM_BACK"]["cam2ego"][0][3] += 0.05
+    (dataset / "moved_camera.pkl").write_bytes(pickle.dumps(info))
+    with pytest.raises(DataFormatError, match="CAM_BACK mounting differs"):
+        write_occ3d_scene_bag(dataset, "moved_camera.pkl", SCENE, tmp_path / "bag")
     assert not (tmp_path / "bag").exists() and not (tmp_path / "bag.partial").exists()
 
 
