@@ -20,6 +20,7 @@ from occle_core.cli.main import main
 from occle_core.data.nuscenes.sample import NUSCENES_CAMERAS
 from occle_core.data.nuscenes.scene import open_occ3d_scenes
 from occle_core.data.synthetic.surround import INFO_FILE
+from occle_core.data.synthetic.surround_tables import TABLES_FOLDER
 from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import Occ3DScores
 from occle_core.geometry.transforms import invert_rigid
@@ -146,6 +147,7 @@ def test_cli_writes_and_scores_a_scene(
 ) -> None:
     out = tmp_path / "scene.db3"
     to_bag = ["to-bag", "--layout", "occ3d", "--dataset", str(dataset), "--sequence", SCENE]
+    to_bag += ["--info-file", TABLES_FOLDER]  # the nuScenes tables instead of the info file
     assert main([*to_bag, "--out", str(out), "--storage", "sqlite3"]) == 0
     assert list(out.glob("*.db3"))
     assert main([*to_bag, "--out", str(out)]) == 2  # never overwritten
