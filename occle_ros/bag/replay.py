@@ -183,11 +183,14 @@ class Occ3DGroundTruth:
     confusion: Occ3DConfusion
     tolerance_ns: int = 1_000_000
 
+    def __post_init__(self) -> None:
+        self._times = np.array([round(s.timestamp * 1e9) for s in self.scene.samples], np.int64)
+
     def add(self, output: PipelineOutput, report: ReplayReport) -> None:
         stamp = round(output.grid.stamp * 1e9)
-        times = np.array([round(s.timestamp * 1e9) for s in self.scene.samples], dtype=np.int64)
-        index = int(np.argmin(np.abs(times - stamp)))
-        if abs(int(times[index]) - stamp) > self.tolerance_ns or index not in self.scene.voxel_ids:
+        index = int(np.argmin(np.abs(self._times - stamp)))
+        off_key_frame = abs(int(self._times[index]) - stamp) > self.tolerance_ns
+        if off_key_frame or index not in self.scene.voxel_ids:
             return
         self.confusion.add(output.grid.labels, self.scene.voxel_ground_truth(index).labels)
         report.scored_frames.append(index)
