@@ -35,8 +35,9 @@ class SensorTopics:
 
 @dataclass
 class _PastCloud:
-    """A cloud kept for aggregation: the message until it is first needed, then its points in
-    the grid frame and the grid's world pose at its stamp (None when TF had no answer)."""
+    """A cloud kept for aggregation: the message until it is first needed, then the grid's world
+    pose at its stamp and its points in the grid frame; `failed` once it could not be placed
+    (malformed, or no TF at its stamp), so it is not tried again."""
 
     stamp_ns: int
     message: Any
@@ -109,23 +110,21 @@ class FrameAssembler:
         if self.scans > 1:
             self._remember(_PastCloud(stamp_to_ns(cloud.header.stamp), cloud))
 
-    def _remember(self, entry: _PastCloud) -> _PastCloud:
-        """Insert in stamp order (the same stamp is kept once); returns the kept entry."""
+    def _remember(self, entry: _PastCloud) -> None:
+        """Insert in stamp order; of two entries with one stamp the converted one is kept."""
         with self._lock:
             for index in range(len(self._history) - 1, -1, -1):
                 kept = self._history[index]
                 if kept.stamp_ns == entry.stamp_ns:
                     if kept.converted is None and entry.converted is not None:
                         self._history[index] = entry
-                        return entry
-                    return kept
+                    return
                 if kept.stamp_ns < entry.stamp_ns:
                     self._history.insert(index + 1, entry)
                     break
             else:
                 self._history.insert(0, entry)
             del self._history[: max(len(self._history) - self._history_size, 0)]
-            return entry
 
     def _cloud(
         self, message: Any, stamp_ns: int
