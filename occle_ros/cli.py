@@ -26,8 +26,8 @@ def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
             "LiDAR from poses.txt) and /tf_static (LiDAR -> camera), stamped from times.txt. "
             "With --layout occ3d, a scene of a nuScenes / Occ3D root (real or `occle synth "
             "--layout occ3d`): every LiDAR sweep at its own time on /LIDAR_TOP, the six "
-            "key-frame JPEGs as CompressedImage + CameraInfo, /tf map -> base_link per sweep "
-            "and /tf_static base_link -> LIDAR_TOP and cameras (the topics of "
+            "key-frame JPEGs as CompressedImage + CameraInfo, /tf map -> base_link at every "
+            "sweep and image, /tf_static base_link -> LIDAR_TOP and cameras (the topics of "
             "config/occle_nuscenes.yaml). Play it with `ros2 bag play` against the node, or "
             "replay it with `occle bag-eval`."
         ),
