@@ -21,6 +21,10 @@ OUT/synthetic exists. About 30 minutes on a 2-core CPU.
 (`config/train/occle_occ3d_tiny_synthetic.yaml`: scenes 0-3 train, scene-0004 validates, six
 cameras, 4 LiDAR sweeps per key frame) and scores with `occle eval occ3d` (mIoU inside
 `mask_camera`; the completion IoU there is occupied-vs-free inside the mask).
+
+`--runs occle --set objective.sap=0` (any `occle train` override, applied to every run) is how
+the ablations in docs/training.md were run; give each its own OUT, with OUT/synthetic a link to
+an existing dataset to reuse it.
 """
 
 from __future__ import annotations
@@ -83,7 +87,12 @@ def predict_and_score(checkpoint: Path, dataset: Path, run_dir: Path, layout: st
 
 
 def run(
-    out: Path, epochs: int, seed: int, runs: list[str], layout: str = "semantickitti"
+    out: Path,
+    epochs: int,
+    seed: int,
+    runs: list[str],
+    layout: str = "semantickitti",
+    extra: tuple[str, ...] = (),
 ) -> dict[str, dict[str, float]]:
     dataset = out / "synthetic"
     if not dataset.exists():
@@ -93,7 +102,13 @@ def run(
         started = time.perf_counter()
         run_dir = out / name
         train = ["train", "--config", str(TRAIN_CONFIG[layout]), "--run", str(run_dir)]
-        overrides = [f"data.root={dataset}", f"epochs={epochs}", f"seed={seed}", *RUNS[name]]
+        overrides = [
+            f"data.root={dataset}",
+            f"epochs={epochs}",
+            f"seed={seed}",
+            *RUNS[name],
+            *extra,
+        ]
         assert occle([*train, "--resume", *overrides]) == 0
         scores = predict_and_score(run_dir / "checkpoints" / "last.pt", dataset, run_dir, layout)
         manifest = json.loads((run_dir / "label_budget.json").read_text())
@@ -113,8 +128,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     parser.add_argument("--layout", choices=list(TRAIN_CONFIG), default="semantickitti")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training-config overrides for every run, after the run's own "
+        "(e.g. objective.final_pseudo_end=0); the dataset in OUT/synthetic is reused if present",
+    )
     args = parser.parse_args()
-    results = run(args.out, args.epochs, args.seed, args.runs, args.layout)
+    results = run(args.out, args.epochs, args.seed, args.runs, args.layout, tuple(args.set))
     print(f"{'run':<8} {'labels':>7} {'IoU %':>7} {'mIoU %':>7} {'minutes':>8}")
     for name, r in results.items():
         print(

@@ -48,6 +48,10 @@ class ObjectiveConfig:
             voxels without a voxel label: the dense voxel pseudo labels of key frames (their
             free space as the empty class) and the lifted labels of the input LiDAR voxels (our
             addition, see docs/training.md).
+        final_pseudo_end: the weight of that CE at the end of training, reached by a cosine
+            decay from `final_pseudo` over all steps (None: constant). The pseudo labels are
+            right early and wrong in the details; decaying lets the exact labels and the
+            teacher have the last word (docs/training.md, "Occ3D path").
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames).
@@ -66,12 +70,19 @@ class ObjectiveConfig:
     final: float = 1.0
     sap: float = 0.5
     final_pseudo: float = 0.5
+    final_pseudo_end: float | None = None
     final_semi: float = 0.0
     final_free: float = 0.0
     lovasz: float = 0.0
     teacher_high: float = 0.7
     teacher_low: float = 0.3
     sap_min_weight: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.final_pseudo_end is not None and self.final_pseudo_end < 0:
+            raise ValueError(
+                f"objective.final_pseudo_end must be >= 0 or null, got {self.final_pseudo_end}"
+            )
 
 
 def semi_supervised_targets(
@@ -158,6 +169,7 @@ def compute_losses(
     empty_label: int,
     teacher_occupancy: torch.Tensor | None = None,
     semi_weight: float = 1.0,
+    final_pseudo_weight: float | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every term of the objective (unweighted) and the weighted total under "total".
 
@@ -169,6 +181,8 @@ def compute_losses(
         empty_label: the empty class of the final head.
         teacher_occupancy: (B, 1, x, y, z) mean-teacher occupancy logits, or None.
         semi_weight: λ_u(t), the ramp-up factor of L_geo_semi.
+        final_pseudo_weight: the pseudo CE's weight at this step (None: `config.final_pseudo`);
+            the trainer passes the decayed weight when `config.final_pseudo_end` is set.
 
     Returns:
         name -> scalar fp32 tensor.
@@ -186,7 +200,9 @@ def compute_losses(
         terms["final_pseudo"] = weighted_cross_entropy(
             out.logits, lidar_pseudo_targets(batch), class_weights
         )
-        weights["final_pseudo"] = config.final_pseudo
+        weights["final_pseudo"] = (
+            config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight
+        )
     if config.final_free > 0:
         terms["final_free"] = weighted_cross_entropy(
             out.logits, lidar_free_targets(batch, empty_label), class_weights

@@ -21,3 +21,12 @@ def sigmoid_rampup(step: int, ramp_steps: int) -> float:
         return 1.0
     t = min(max(step / ramp_steps, 0.0), 1.0)
     return math.exp(-5.0 * (1.0 - t) ** 2)
+
+
+def cosine_between(start: float, end: float, step: int, total: int) -> float:
+    """A value that follows half a cosine from `start` at step 0 to `end` at step `total`
+    (clamped outside), e.g. a loss weight that hands over to other terms as training goes on."""
+    if total <= 0:
+        return end
+    progress = min(max(step / total, 0.0), 1.0)
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))

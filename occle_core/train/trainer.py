@@ -47,7 +47,7 @@ from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
 from occle_core.train.objective import compute_losses
-from occle_core.train.schedule import sigmoid_rampup, warmup_cosine
+from occle_core.train.schedule import cosine_between, sigmoid_rampup, warmup_cosine
 from occle_core.train.sources import open_sequences
 from occle_core.train.teacher import MeanTeacher
 from occle_core.typed_config import to_mapping
@@ -336,7 +336,17 @@ class Trainer:
             self.model_config.empty_label,
             teacher_occupancy,
             ramp,
+            self._final_pseudo_weight(self.step),
         )
+
+    def _final_pseudo_weight(self, step: int) -> float:
+        """The final head's pseudo CE weight at optimiser step `step` (0-based): constant, or
+        decayed from `final_pseudo` at the first step to `final_pseudo_end` at the last."""
+        objective = self.config.objective
+        if objective.final_pseudo_end is None:
+            return objective.final_pseudo
+        last = self.total_steps - 1
+        return cosine_between(objective.final_pseudo, objective.final_pseudo_end, step, last)
 
     def fit(self, progress: Callable[[Progress], None] | None = None) -> TrainResult:
         """Train until `total_steps`, validating per `validate_every` epochs and at the end."""
@@ -372,9 +382,10 @@ class Trainer:
             if not math.isfinite(totals["total"]):
                 raise FloatingPointError(f"training diverged at step {self.step}: {totals}")
             if self.step % config.log_every == 0 or self.step == self.total_steps:
-                self._log(
-                    {"step": self.step, "epoch": self.epoch, "lr": self._learning_rate(), **totals}
-                )
+                record = {"step": self.step, "epoch": self.epoch, "lr": self._learning_rate()}
+                if config.objective.final_pseudo_end is not None:
+                    record["final_pseudo_weight"] = self._final_pseudo_weight(self.step - 1)
+                self._log({**record, **totals})
             epoch_done = self.micro_in_epoch >= self.batches_per_epoch
             if epoch_done:
                 self.epoch, self.micro_in_epoch = self.epoch + 1, 0

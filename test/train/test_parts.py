@@ -13,7 +13,7 @@ from occle_core.geometry.raytrace import FREE, OCCUPIED, UNKNOWN, dilate, lidar_
 from occle_core.train.batch import block_occupancy
 from occle_core.train.config import load_train_config
 from occle_core.train.objective import semi_supervised_targets
-from occle_core.train.schedule import sigmoid_rampup, warmup_cosine
+from occle_core.train.schedule import cosine_between, sigmoid_rampup, warmup_cosine
 from occle_core.train.teacher import MeanTeacher
 
 
@@ -95,6 +95,14 @@ def test_schedules():
     assert warmup_cosine(100, 100, 10, min_ratio=0.1) == pytest.approx(0.1)
     assert sigmoid_rampup(0, 10) == pytest.approx(np.exp(-5))
     assert sigmoid_rampup(10, 10) == 1.0 and sigmoid_rampup(3, 0) == 1.0
+    assert cosine_between(2.0, 0.5, 0, 100) == pytest.approx(2.0)
+    assert cosine_between(2.0, 0.5, 50, 100) == pytest.approx(1.25)
+    assert cosine_between(2.0, 0.5, 25, 100) == pytest.approx(
+        0.5 + 1.5 * (0.5 + 0.5 * np.cos(np.pi / 4))
+    )
+    assert cosine_between(2.0, 0.5, 100, 100) == pytest.approx(0.5)
+    assert cosine_between(2.0, 0.5, 140, 100) == pytest.approx(0.5)
+    assert cosine_between(2.0, 0.5, 3, 0) == 0.5
 
 
 def test_mean_teacher_averages_parameters():

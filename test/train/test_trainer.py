@@ -262,3 +262,45 @@ def test_final_pseudo_targets_prefer_dense_voxel_pseudo_labels(
     assert np.all(kept_target[kept.labels != 255] == 255)
     off = _config(dataset, micro_model, "data.dense_pseudo=false")
     assert Trainer(off, tmp_path / "off", checkpoint_every=0).train_set[1].dense_pseudo is None
+
+
+def test_final_pseudo_weight_decays_to_its_end_value(dataset: Path, micro_model: Path, tmp_path):
+    config = _config(
+        dataset,
+        micro_model,
+        "epochs=2",
+        "data.val_sequences=[]",
+        "objective.final_pseudo=2.0",
+        "objective.final_pseudo_end=0.5",
+    )
+    result = Trainer(config, tmp_path / "run", checkpoint_every=0).fit()
+    losses = [r for r in result.history if "total" in r]
+    # The weight each of the 4 steps used: half a cosine from 2.0 at the first to 0.5 at the last.
+    expected = [0.5 + 0.75 * (1 + np.cos(np.pi * step / 3)) for step in (0, 1, 2, 3)]
+    np.testing.assert_allclose([r["final_pseudo_weight"] for r in losses], expected)
+    constant = _config(dataset, micro_model, "epochs=1", "data.val_sequences=[]")
+    trainer = Trainer(constant, tmp_path / "constant", checkpoint_every=0)
+    assert trainer._final_pseudo_weight(3) == constant.objective.final_pseudo
+    assert all("final_pseudo_weight" not in r for r in trainer.fit().history)
+
+
+def test_compute_losses_weights_the_pseudo_term_by_the_given_weight(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.train.objective import compute_losses
+
+    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
+    batch = trainer.builder([trainer.train_set[1]])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = trainer.network(batch.inputs)
+    objective = trainer.config.objective
+    empty = trainer.model_config.empty_label
+    args = (out, batch, objective, trainer.class_weights, empty)
+    full = compute_losses(*args, final_pseudo_weight=None)
+    halved = compute_losses(*args, final_pseudo_weight=0.5 * objective.final_pseudo)
+    assert float(full["final_pseudo"]) > 0
+    drop = float(full["total"] - halved["total"])
+    assert drop == pytest.approx(
+        0.5 * objective.final_pseudo * float(full["final_pseudo"]), rel=1e-4
+    )
