@@ -80,6 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{OCC3D_VOXEL_WINDOW[0]} {OCC3D_VOXEL_WINDOW[1]} key frames)",
     )
     parser.add_argument(
+        "--voxel-min-agreement",
+        type=float,
+        default=voxel_defaults.min_agreement,
+        metavar="SHARE",
+        help="label a dense voxel only when at least this share of its labelled points agree "
+        "with the majority; the others stay unknown (default: %(default)s, every voxel)",
+    )
+    parser.add_argument(
         "--no-empty",
         action="store_true",
         help="leave the free space of the voxel window unlabelled instead of marking it empty",
@@ -164,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         lifting = TemporalLifting(back=window[0], forward=window[1], tolerance=args.depth_tolerance)
-        voxel_window = VoxelWindow(voxel_span[0], voxel_span[1], empty=not args.no_empty)
+        voxel_window = VoxelWindow(
+            voxel_span[0],
+            voxel_span[1],
+            empty=not args.no_empty,
+            min_agreement=args.voxel_min_agreement,
+        )
     except ValueError as error:
         print(f"occle pseudo-label: error: {error}", file=sys.stderr)
         return 2

@@ -46,6 +46,7 @@ def vote_voxel_labels(
     point_labels: NDArray[np.uint8],
     num_voxels: int,
     num_classes: int,
+    min_share: float = 0.0,
 ) -> NDArray[np.uint8]:
     """Majority label per voxel (ties: the lower class id), ignoring 255.
 
@@ -54,9 +55,11 @@ def vote_voxel_labels(
         point_labels: (N,) uint8 labels, 255 = unknown.
         num_voxels: V.
         num_classes: labels are in 0..num_classes-1.
+        min_share: a voxel whose majority holds less than this share of its labelled points
+            is left unknown (0: every voxel with a label keeps its majority).
 
     Returns:
-        (V,) uint8, 255 where no point of the voxel has a label.
+        (V,) uint8, 255 where no point of the voxel has a label or the majority is too weak.
     """
     keep = (point_voxel >= 0) & (point_labels != IGNORE)
     if np.any(point_labels[keep] >= num_classes):
@@ -66,5 +69,8 @@ def vote_voxel_labels(
         minlength=num_voxels * num_classes,
     ).reshape(num_voxels, num_classes)
     votes = counts.argmax(axis=1).astype(np.uint8)
-    votes[counts.max(axis=1) == 0] = IGNORE
+    best = counts.max(axis=1)
+    votes[best == 0] = IGNORE
+    if min_share > 0:
+        votes[best < min_share * counts.sum(axis=1)] = IGNORE
     return votes

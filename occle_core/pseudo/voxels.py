@@ -46,22 +46,34 @@ class VoxelWindow:
         forward: scans after it.
         empty: mark voxels the window's beams crossed without a return as empty.
         max_rays: beams traced for the empty voxels (an even subsample of the window's points).
+        min_agreement: a voxel is labelled only when at least this share of its labelled points
+            carry the majority label (0: always); the others stay unknown rather than teach a
+            boundary or moving-object vote the window disagrees on.
     """
 
     back: int = 10
     forward: int = 20
     empty: bool = True
     max_rays: int = 200_000
+    min_agreement: float = 0.0
 
     def __post_init__(self) -> None:
         if self.back < 0 or self.forward < 0:
             raise ValueError(f"VoxelWindow: window {self.back}/{self.forward} is negative")
         if self.max_rays <= 0:
             raise ValueError(f"VoxelWindow: max_rays must be positive, got {self.max_rays}")
+        if not 0.0 <= self.min_agreement <= 1.0:
+            raise ValueError(
+                f"VoxelWindow: min_agreement must be in [0, 1], got {self.min_agreement}"
+            )
 
 
 def vote_grid(
-    points: NDArray[np.floating], labels: NDArray[np.uint8], grid: GridSpec, num_classes: int
+    points: NDArray[np.floating],
+    labels: NDArray[np.uint8],
+    grid: GridSpec,
+    num_classes: int,
+    min_share: float = 0.0,
 ) -> NDArray[np.uint8]:
     """Majority pseudo label of the points in every voxel of `grid`.
 
@@ -70,9 +82,11 @@ def vote_grid(
         labels: (N,) uint8 labels, 255 = unknown (ignored).
         grid: the voxel grid.
         num_classes: labels are 0..num_classes-1.
+        min_share: the majority's least share of a voxel's labelled points (0: any).
 
     Returns:
-        `grid.shape` uint8, the majority (ties: the lower class id), 255 where no labelled point.
+        `grid.shape` uint8, the majority (ties: the lower class id), 255 where no labelled point
+        or a weaker majority than `min_share`.
     """
     indices, inside = grid.points_to_indices(np.asarray(points)[:, :3])
     keep = inside & (labels != IGNORE)
@@ -82,7 +96,7 @@ def vote_grid(
     occupied, inverse = np.unique(flat, return_inverse=True)
     result = np.full(grid.shape, IGNORE, dtype=np.uint8)
     result.reshape(-1)[occupied] = vote_voxel_labels(
-        inverse, labels[keep], len(occupied), num_classes
+        inverse, labels[keep], len(occupied), num_classes, min_share
     )
     return result
 
@@ -131,7 +145,9 @@ class DensePseudoLabeller:
         aggregated = aggregate_frames([frame for frame, _ in scans], reference)
         labels = np.concatenate([labels for _, labels in scans])
         grid = self.sequence.grid
-        result = vote_grid(aggregated.points, labels, grid, self.num_classes)
+        result = vote_grid(
+            aggregated.points, labels, grid, self.num_classes, self.window.min_agreement
+        )
         if self.window.empty:
             # The rays start at each scan's LiDAR (`sequence.poses`), which for an Occ3D scene
             # sits above the ego origin its frame is expressed in.

@@ -43,6 +43,12 @@ def test_vote_grid_takes_the_majority_per_voxel():
     assert np.count_nonzero(grid != IGNORE) == 2
     with pytest.raises(ValueError, match="beyond 4"):
         vote_grid(points, labels, GRID, 5)
+    # A weak majority (2 of 3 points, or a 1-1 tie) is left unknown when more is asked for.
+    strict = vote_grid(points, labels, GRID, 10, min_share=0.6)
+    assert strict[0, 0, 0] == 3 and strict[3, 2, 1] == IGNORE
+    stricter = vote_grid(points, labels, GRID, 10, min_share=0.7)
+    assert np.all(stricter == IGNORE)
+    assert np.array_equal(vote_grid(points, labels, GRID, 10, min_share=0.5), grid)
 
 
 def test_voxel_cache_round_trip_and_errors(tmp_path: Path):
@@ -114,10 +120,42 @@ def test_free_space_of_the_window_is_marked_empty(labelled_root: Path):
         VoxelWindow(max_rays=0)
 
 
+def test_min_agreement_keeps_only_the_voxels_the_window_agrees_on(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    index = sequence.voxel_ids[1]
+    num_classes = len(sequence.labels.class_names)
+    every = DensePseudoLabeller(sequence, VoxelWindow(5, 5), num_classes)(index)
+    agreed = DensePseudoLabeller(sequence, VoxelWindow(5, 5, min_agreement=0.8), num_classes)(index)
+    voted, kept = (every != IGNORE) & (every != 0), (agreed != IGNORE) & (agreed != 0)
+    assert not np.any(kept & ~voted)  # it only ever drops voxels...
+    np.testing.assert_array_equal(agreed[kept], every[kept])  # ...and keeps their label
+    assert 0 < np.count_nonzero(kept) < np.count_nonzero(voted)
+    # The dropped ones are the contested ones: fewer of them carry the true class.
+    truth = sequence.voxel_ground_truth(index).labels
+    dropped = voted & ~kept & (agreed != 0)
+    assert np.mean(every[kept] == truth[kept]) > np.mean(every[dropped] == truth[dropped])
+    with pytest.raises(ValueError, match="min_agreement must be in"):
+        VoxelWindow(min_agreement=1.5)
+
+
+def test_cli_rejects_an_agreement_outside_zero_one(labelled_root: Path, capsys):
+    from occle_core.cli.main import main
+
+    args = ["pseudo-label", "--dataset", str(labelled_root), "--sequences", "0"]
+    assert main([*args, "--voxel-min-agreement", "1.5"]) == 2
+    assert "min_agreement must be in [0, 1], got 1.5" in capsys.readouterr().err
+
+
 def test_summary_reports_dense_voxel_quality(labelled_root: Path):
     sequence = SemanticKittiSequence(labelled_root, 0)
     summary = json.loads((sequence.path / "pseudo_labels" / "summary.json").read_text())
-    assert summary["voxel_window"] == {"back": 5, "forward": 5, "empty": True, "max_rays": 200_000}
+    assert summary["voxel_window"] == {
+        "back": 5,
+        "forward": 5,
+        "empty": True,
+        "max_rays": 200_000,
+        "min_agreement": 0.0,
+    }
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0
     assert summary["voxel_empty_precision"] > 0.95
