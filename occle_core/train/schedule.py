@@ -10,9 +10,7 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float = 0.0) ->
     `warmup` steps, then cosine decay from 1 to `min_ratio`."""
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
-    span = max(total - warmup, 1)
-    progress = min(max(step - warmup, 0) / span, 1.0)
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cosine_between(1.0, min_ratio, step - warmup, max(total - warmup, 1))
 
 
 def sigmoid_rampup(step: int, ramp_steps: int) -> float:
