@@ -1,4 +1,5 @@
-"""`occle to-bag` and `occle bag-eval`: the rosbag2 commands (need `rosbags`: the `ros` extra).
+"""`occle to-bag`, `occle bag-eval` and `occle play`: the rosbag2 commands (need `rosbags`: the
+`ros` extra; `play` also needs rclpy, a ROS 2 Jazzy install or scripts/setup_ros.sh).
 
 `occle_core.cli.main` adds these commands when occle_ros is installed next to it.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     register_to_bag(subparsers)
     register_bag_eval(subparsers)
+    register_play(subparsers)
 
 
 def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
@@ -207,4 +209,61 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def register_play(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "play",
+        help="publish a rosbag2 on the live ROS 2 graph, with /clock (no rosbag2 needed)",
+        description=(
+            "Publish the messages of a sqlite3 or mcap rosbag2 (e.g. from `occle to-bag`) on "
+            "their recorded topics, as recorded (CDR bytes), at the recorded pace divided by "
+            "--rate, with /clock at every message's log time (start nodes with "
+            "use_sim_time:=true). For machines without `ros2 bag`. Needs rclpy."
+        ),
+    )
+    parser.add_argument("bag", type=Path, help="rosbag2 folder or .mcap file")
+    parser.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1)")
+    parser.add_argument("--topics", nargs="+", help="only these topics")
+    parser.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=1.0,
+        help="seconds between creating the publishers and the first message, for discovery "
+        "(default 1)",
+    )
+    parser.set_defaults(func=run_play)
+
+
+def run_play(args: argparse.Namespace) -> int:
+    import time
+
+    try:
+        import rclpy
+
+        from occle_ros.player import BagPlayer
+    except ImportError as error:
+        print(f"occle play: error: needs rclpy ({error}); see the README's ROS 2 section",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.rate <= 0 or args.delay < 0:
+        print("occle play: error: --rate must be > 0 and --delay >= 0", file=sys.stderr)
+        return 2
+    rclpy.init()
+    node = rclpy.create_node("occle_player")
+    try:
+        player = BagPlayer(node, args.bag, args.topics, clock=not args.no_clock)
+        try:
+            time.sleep(args.delay)
+            count = player.play(args.rate)
+        finally:
+            player.close()
+        print(f"published {count} messages from {args.bag}")
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
     return 0

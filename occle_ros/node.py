@@ -1,8 +1,13 @@
-"""The rclpy node `occle`: thin wiring over `occle_ros.pipeline` (which holds all logic).
+"""The rclpy lifecycle node `occle`: thin wiring over `occle_ros.pipeline` (which holds all logic).
 
-This is the only module that imports rclpy, message_filters and tf2_ros. It cannot run in our
-CI (rclpy is not installable from PyPI); CI type-checks it against rclpy's own sources
-(rclpy-intellisense) and the pipeline underneath is tested without ROS.
+Lifecycle (``ros2 lifecycle set /occle <transition>``; the launch files configure and activate
+it unless ``autostart:=false``):
+
+- configure: read and check the parameters, load the model on its device, create the TF buffer;
+- activate: create the publishers, the TF listener, the input subscriptions (message_filters
+  `ApproximateTimeSynchronizer`), the inference worker and the diagnostics timer;
+- deactivate: drop all of those, wait for the frame in flight and free the GPU cache;
+- cleanup: drop the model and the TF buffer (configure may then read changed parameters).
 
 Topics (private, remap them in the launch file): inputs ``~/input/pointcloud``,
 ``~/input/image`` (or CompressedImage), ``~/input/camera_info``; outputs
@@ -14,22 +19,35 @@ Topics (private, remap them in the launch file): inputs ``~/input/pointcloud``,
 from __future__ import annotations
 
 import array
+import functools
 import importlib
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
+import message_filters
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.node import Node
+import tf2_ros
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Float64
+from visualization_msgs.msg import MarkerArray
 
+from occle_core.errors import DataFormatError
 from occle_ros.conversions.transform import transform_to_matrix
+from occle_ros.errors import MessageError
 from occle_ros.messages import stamp_to_ns
+from occle_ros.node_parameters import declare_node_parameters, read_node_config
 from occle_ros.pipeline.config import NodeConfig, node_config_from_parameters, parameter_defaults
-from occle_ros.pipeline.descriptions import parameter_descriptions
 from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
     CLOUD_KEY,
@@ -38,6 +56,8 @@ from occle_ros.pipeline.pipeline import (
     image_key,
     info_key,
 )
+from occle_ros.pipeline.stamps import StampGate
+from occle_ros.pipeline.sync import seconds_to_ns
 from occle_ros.pipeline.worker import LatestOnlyWorker
 
 _ARRAY_CODES = {
@@ -52,6 +72,8 @@ _ARRAY_CODES = {
     "float": "f",
     "double": "d",
 }
+#: Seconds between two log lines of one kind of skipped input (every skip is counted).
+LOG_THROTTLE = 2.0
 
 
 class RclpyFactory:
@@ -80,195 +102,349 @@ class RclpyFactory:
         return message
 
 
-def _declare(node: Node) -> NodeConfig:
-    """Declare every parameter with its description and read the effective configuration."""
-    from rcl_interfaces.msg import ParameterDescriptor
+class _ThrottledLogger:
+    """The pipeline's logger: rclpy's, with warnings at most every `LOG_THROTTLE` seconds."""
 
-    descriptions = parameter_descriptions()
-    values: dict[str, Any] = {}
-    for name, default in parameter_defaults().items():
-        descriptor = ParameterDescriptor(description=descriptions.get(name, ""))
-        if isinstance(default, list) and not default:
-            # An empty list has no type to infer: declare the type explicitly.
-            node.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, descriptor)
-            value = node.get_parameter(name).value
-            values[name] = list(value) if value is not None else []
-        else:
-            values[name] = node.declare_parameter(name, default, descriptor).value
-    return node_config_from_parameters(values, f"node {node.get_name()} parameters")
+    def __init__(self, logger: Any):
+        self._logger = logger
+
+    def info(self, message: str) -> None:
+        self._logger.info(message)
+
+    def warning(self, message: str) -> None:
+        self._logger.warning(message, throttle_duration_sec=LOG_THROTTLE)
+
+    def error(self, message: str) -> None:
+        self._logger.error(message)
 
 
-class OccleNode(Node):
-    """Camera + LiDAR in, semantic occupancy out (see the module docstring for topics)."""
+class StampFilter(message_filters.SimpleFilter):
+    """Passes on the messages of one topic whose header stamp the pipeline accepts (zero,
+    negative or far-future stamps are counted in `gate` and logged, never synchronised)."""
 
-    def __init__(self) -> None:
-        super().__init__("occle")
-        import message_filters
-        import tf2_ros
-        from diagnostic_msgs.msg import DiagnosticArray
-        from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-        from std_msgs.msg import Float64
-        from visualization_msgs.msg import MarkerArray
+    def __init__(self, upstream: Any, topic: str, gate: StampGate, node: LifecycleNode):
+        super().__init__()
+        self.topic, self.gate, self.node = topic, gate, node
+        upstream.registerCallback(self.add)
 
-        from occle_ros.msg import SemanticOccupancy
+    def add(self, message: Any) -> None:
+        if self.gate.check(message, self.topic, self.node.get_clock().now().nanoseconds) is None:
+            self.node.get_logger().warning(
+                f"refused a message: {self.gate.last_error}", throttle_duration_sec=LOG_THROTTLE
+            )
+            return
+        self.signalMessage(message)
 
-        self.config = _declare(self)
-        self.get_logger().info(f"effective configuration: {self.config}")
-        model = self.config.model
-        runner = ModelRunner.from_checkpoint(
-            model.checkpoint, model.config, model.device, model.amp
-        )
+
+@dataclass
+class _Model:
+    """What configure builds and cleanup drops."""
+
+    config: NodeConfig
+    runner: ModelRunner
+    tf_buffer: tf2_ros.Buffer
+    pipeline: OccupancyPipeline
+    occupancy_type: Any
+
+
+@dataclass
+class _Active:
+    """What activate builds and deactivate drops."""
+
+    publishers: dict[str, Any]
+    worker: LatestOnlyWorker[dict[str, Any]]
+    gate: StampGate
+    listener: tf2_ros.TransformListener
+    subscribers: list[Any] = field(default_factory=list)
+    synchronizer: Any = None
+    timer: Any = None
+    qos_mismatches: dict[str, int] = field(default_factory=dict)
+    idle_frames: int = 0
+
+
+class OccleNode(LifecycleNode):
+    """Camera + LiDAR in, semantic occupancy out (see the module docstring).
+
+    Args:
+        node_name: the node's name ("occle").
+        **kwargs: passed to rclpy's LifecycleNode (e.g. `parameter_overrides`).
+    """
+
+    def __init__(self, node_name: str = "occle", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        declare_node_parameters(self)
+        self.add_on_set_parameters_callback(self._check_new_parameters)
+        self.factory = RclpyFactory()
+        self.model: _Model | None = None
+        self.active: _Active | None = None
+        self._lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            config = read_node_config(self)
+            self.get_logger().info(f"effective configuration: {config}")
+            runner = ModelRunner.from_checkpoint(
+                config.model.checkpoint, config.model.config, config.model.device, config.model.amp
+            )
+            pipeline = OccupancyPipeline(
+                runner, config, self.factory, self._lookup, _ThrottledLogger(self.get_logger())
+            )
+            occupancy_type = _semantic_occupancy_class()
+        except (DataFormatError, OSError, ValueError, RuntimeError) as error:
+            # A bad parameter, a missing or foreign checkpoint, an unknown device: the node
+            # stays unconfigured and says why (`ros2 lifecycle set /occle configure` again).
+            self.get_logger().error(f"configure failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.model = _Model(config, runner, tf2_ros.Buffer(node=self), pipeline, occupancy_type)
         self.get_logger().info(
             f"model {runner.config.name} on {runner.device}, grid {runner.config.grid.shape} "
-            f"in frame {runner.config.grid.frame_id!r}"
+            f"in frame {pipeline.assembler.grid_frame!r}"
         )
-        self._tf_errors = (
-            tf2_ros.LookupException,
-            tf2_ros.ConnectivityException,
-            tf2_ros.ExtrapolationException,
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self.model is not None
+        self.active = self._activate(self.model)
+        self.get_logger().info("active: waiting for synchronised camera and LiDAR messages")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _activate(self, model: _Model) -> _Active:
+        config, topics = model.config, model.config.topics
+        publishers = {
+            "occupancy": self.create_publisher(model.occupancy_type, topics.occupancy, 2),
+            "processing": self.create_publisher(Float64, "~/debug/processing_time_ms", 5),
+            "latency": self.create_publisher(Float64, "~/debug/pipeline_latency_ms", 5),
+            "diagnostics": self.create_publisher(DiagnosticArray, "/diagnostics", 5),
+        }
+        if topics.markers:
+            publishers["markers"] = self.create_publisher(MarkerArray, topics.markers, 2)
+        if topics.voxels:
+            publishers["voxels"] = self.create_publisher(PointCloud2, topics.voxels, 2)
+        active = _Active(
+            publishers,
+            LatestOnlyWorker(
+                self._process,
+                lambda error: self.get_logger().error(f"inference failed: {error!r}"),
+            ),
+            StampGate(seconds_to_ns(config.input.max_stamp_lead)),
+            tf2_ros.TransformListener(model.tf_buffer, self),
         )
-        self.tf_buffer = tf2_ros.Buffer()
-        self.tf_listener = tf2_ros.TransformListener(self.tf_buffer, self)
-        self.factory = RclpyFactory()
-        self.pipeline = OccupancyPipeline(
-            runner, self.config, self.factory, self._lookup, self.get_logger()
+        qos = self._input_qos(config)
+        image_type = CompressedImage if topics.compressed else Image
+        inputs: list[tuple[Any, str]] = [(PointCloud2, topics.cloud)]
+        for image_topic, info_topic in zip(topics.images, topics.camera_infos, strict=True):
+            inputs += [(image_type, image_topic), (CameraInfo, info_topic)]
+        filters = []
+        for message_type, topic in inputs:
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=functools.partial(self._on_qos_mismatch, active, topic)
+            )
+            subscriber = message_filters.Subscriber(
+                self, message_type, topic, qos_profile=qos, event_callbacks=events
+            )
+            active.subscribers.append(subscriber)
+            filters.append(StampFilter(subscriber, topic, active.gate, self))
+        # Every cloud, paired with images or not, is history for the next frame (input.scans).
+        filters[0].registerCallback(model.pipeline.observe_cloud)
+        active.synchronizer = message_filters.ApproximateTimeSynchronizer(
+            filters, config.sync.queue_size, config.sync.slop
         )
-        qos = QoSProfile(
+        active.synchronizer.registerCallback(self._on_synced)
+        active.timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        return active
+
+    def _deactivate(self) -> None:
+        with self._lock:
+            active, self.active = self.active, None
+        if active is None:
+            return
+        self.destroy_timer(active.timer)
+        for subscriber in active.subscribers:
+            self.destroy_subscription(subscriber.sub)
+        active.listener.unregister()
+        active.worker.stop(timeout=None)  # the frame in flight finishes; nothing new starts
+        for publisher in active.publishers.values():
+            self.destroy_publisher(publisher)
+        if self.model is not None:
+            self.model.runner.release_device_memory()
+
+    def _cleanup(self) -> None:
+        model, self.model = self.model, None
+        if model is not None:
+            self.destroy_service(model.tf_buffer.srv)
+            model.runner.release_device_memory()
+
+    def _input_qos(self, config: NodeConfig) -> QoSProfile:
+        reliable = config.qos.reliability == "reliable"
+        return QoSProfile(
             history=qos_profile_sensor_data.history,
-            depth=self.config.qos.depth,
-            reliability=ReliabilityPolicy.RELIABLE
-            if self.config.qos.reliability == "reliable"
-            else ReliabilityPolicy.BEST_EFFORT,
+            depth=config.qos.depth,
+            reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
             durability=qos_profile_sensor_data.durability,
         )
-        topics = self.config.topics
-        image_type = CompressedImage if topics.compressed else Image
-        cloud_subscriber = message_filters.Subscriber(
-            self, PointCloud2, topics.cloud, qos_profile=qos
-        )
-        # Every cloud, paired with images or not, is history for the next frame (input.scans).
-        cloud_subscriber.registerCallback(self.pipeline.observe_cloud)
-        subscribers = [cloud_subscriber]
-        for image_topic, info_topic in zip(topics.images, topics.camera_infos, strict=True):
-            subscribers.append(
-                message_filters.Subscriber(self, image_type, image_topic, qos_profile=qos)
+
+    def _check_new_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Refuse a `ros2 param set` that would not configure (changes apply at the next
+        configure)."""
+        values = {name: self.get_parameter(name).value for name in parameter_defaults()}
+        values.update({p.name: p.value for p in parameters if p.name in values})
+        values = {k: list(v) if isinstance(v, array.array) else v for k, v in values.items()}
+        try:
+            node_config_from_parameters(
+                values, f"ros2 param set {', '.join(p.name for p in parameters)}"
             )
-            subscribers.append(
-                message_filters.Subscriber(self, CameraInfo, info_topic, qos_profile=qos)
-            )
-        self.sync = message_filters.ApproximateTimeSynchronizer(
-            subscribers, self.config.sync.queue_size, self.config.sync.slop
-        )
-        self.sync.registerCallback(self._on_synced)
-        self.occupancy_pub = self.create_publisher(SemanticOccupancy, topics.occupancy, 2)
-        self.markers_pub = (
-            self.create_publisher(MarkerArray, topics.markers, 2) if topics.markers else None
-        )
-        self.voxels_pub = (
-            self.create_publisher(PointCloud2, topics.voxels, 2) if topics.voxels else None
-        )
-        self.processing_pub = self.create_publisher(Float64, "~/debug/processing_time_ms", 5)
-        self.latency_pub = self.create_publisher(Float64, "~/debug/pipeline_latency_ms", 5)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 5)
-        self._float = Float64
-        self.worker: LatestOnlyWorker[dict[str, Any]] = LatestOnlyWorker(
-            self._process, lambda error: self.get_logger().error(f"inference failed: {error!r}")
-        )
-        self.idle_frames = 0
-        self._lock = threading.Lock()
-        self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        except DataFormatError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
 
     # --- callbacks ---------------------------------------------------------------------------
-    def _has_subscribers(self) -> bool:
-        publishers = [self.occupancy_pub, self.markers_pub, self.voxels_pub]
-        return any(p is not None and p.get_subscription_count() > 0 for p in publishers)
+    def _on_qos_mismatch(
+        self, active: _Active, topic: str, info: QoSRequestedIncompatibleQoSInfo
+    ) -> None:
+        active.qos_mismatches[topic] = info.total_count
+        self.get_logger().warning(
+            f"QoS mismatch on {topic}: {info.total_count} publisher(s) offer a QoS this "
+            f"subscription cannot receive (last policy: {info.last_policy_kind.name}); "
+            "qos.reliability: best_effort receives from every publisher"
+        )
+
+    def _has_subscribers(self, active: _Active) -> bool:
+        outputs = [active.publishers.get(k) for k in ("occupancy", "markers", "voxels")]
+        return any(p is not None and p.get_subscription_count() > 0 for p in outputs)
 
     def _on_synced(self, cloud: Any, *cameras: Any) -> None:
         """message_filters callback (executor thread): hand the set to the inference worker."""
-        if not (self.config.output.publish_without_subscribers or self._has_subscribers()):
-            with self._lock:
-                self.idle_frames += 1  # no inference without subscribers
+        active, model = self.active, self.model
+        if active is None or model is None:
+            return
+        if not (model.config.output.publish_without_subscribers or self._has_subscribers(active)):
+            active.idle_frames += 1  # no inference without subscribers
             return
         messages = {CLOUD_KEY: cloud}
         for index in range(len(cameras) // 2):
             messages[image_key(index)] = cameras[2 * index]
             messages[info_key(index)] = cameras[2 * index + 1]
-        self.worker.submit(messages)
+        active.worker.submit(messages)
 
     def _lookup(self, target: str, source: str, stamp_ns: int) -> Any:
         """TF at the message stamp, waiting up to tf.timeout; LookupError when unavailable."""
-        from rclpy.duration import Duration
-
+        model = self.model
+        if model is None:
+            raise LookupError("node not configured")
         try:
-            transform = self.tf_buffer.lookup_transform(
+            transform = model.tf_buffer.lookup_transform(
                 target,
                 source,
                 Time(nanoseconds=stamp_ns),
-                timeout=Duration(nanoseconds=int(self.config.tf.timeout * 1e9)),
+                timeout=Duration(nanoseconds=seconds_to_ns(model.config.tf.timeout)),
             )
-        except self._tf_errors as error:
+        except tf2_ros.TransformException as error:
             raise LookupError(f"TF {source} -> {target}: {error}") from None
         return transform_to_matrix(transform.transform, "/tf")
 
     def _process(self, messages: dict[str, Any]) -> None:
         """Worker thread: run the pipeline, publish, account latency."""
-        output = self.pipeline.process(messages)
+        active, model = self.active, self.model
+        if active is None or model is None:
+            return
+        output = model.pipeline.process(messages)
         if output is None:
             return
-        self._publish(output)
+        self._publish(active, output)
         stamp_ns = stamp_to_ns(messages[CLOUD_KEY].header.stamp)
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
-        self.pipeline.latency.record("stamp_to_publish", latency)
-        self.processing_pub.publish(self._float(data=output.timings["processing"] * 1e3))
-        self.latency_pub.publish(self._float(data=latency * 1e3))
+        model.pipeline.latency.record("stamp_to_publish", latency)
+        active.publishers["processing"].publish(Float64(data=output.timings["processing"] * 1e3))
+        active.publishers["latency"].publish(Float64(data=latency * 1e3))
 
-    def _publish(self, output: PipelineOutput) -> None:
-        self.occupancy_pub.publish(output.occupancy)
-        if self.markers_pub is not None and output.markers is not None:
-            self.markers_pub.publish(output.markers)
-        if self.voxels_pub is not None and output.voxels is not None:
-            self.voxels_pub.publish(output.voxels)
+    def _publish(self, active: _Active, output: PipelineOutput) -> None:
+        active.publishers["occupancy"].publish(output.occupancy)
+        for key in ("markers", "voxels"):
+            message = getattr(output, key)
+            if key in active.publishers and message is not None:
+                active.publishers[key].publish(message)
 
     def _publish_diagnostics(self) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+        active, model = self.active, self.model
+        if active is None or model is None:
+            return
+        message = DiagnosticArray(status=[self._status(active, model)])
+        message.header.stamp = self.get_clock().now().to_msg()
+        active.publishers["diagnostics"].publish(message)
 
-        counters = self.pipeline.counters
-        summary = self.pipeline.latency.summary()
-        level = DiagnosticStatus.OK
-        message = "running"
-        if counters.skipped and counters.last_error:
-            level, message = DiagnosticStatus.WARN, f"last skipped frame: {counters.last_error}"
-        values = {
+    def _status(self, active: _Active, model: _Model) -> DiagnosticStatus:
+        pipeline = model.pipeline
+        counters, assembler = pipeline.counters, pipeline.assembler
+        values: dict[str, Any] = {
             "frames": counters.frames,
             "skipped_frames": counters.skipped,
-            "dropped_frames (busy)": self.worker.dropped,
-            "idle_frames (no subscribers)": self.idle_frames,
-            "fallback_extrinsics": self.pipeline.assembler.used_fallback_extrinsics,
-            "single_scan_fallbacks": self.pipeline.assembler.single_scan_fallbacks,
-            "dropped_history_clouds": self.pipeline.assembler.dropped_history_clouds,
-            "uncompensated_cameras": self.pipeline.assembler.uncompensated_cameras,
-            "device": str(self.pipeline.runner.device),
+            "dropped_frames (busy)": active.worker.dropped,
+            "idle_frames (no subscribers)": active.idle_frames,
+            "refused_stamps": sum(active.gate.refused.values()),
+            "qos_mismatches": sum(active.qos_mismatches.values()),
+            "fallback_extrinsics": assembler.used_fallback_extrinsics,
+            "single_scan_fallbacks": assembler.single_scan_fallbacks,
+            "dropped_history_clouds": assembler.dropped_history_clouds,
+            "uncompensated_cameras": assembler.uncompensated_cameras,
+            "device": str(pipeline.runner.device),
         }
-        for stage, stats in summary.items():
+        for stage, stats in pipeline.latency.summary().items():
             values[f"{stage} p50 ms"] = round(stats["p50_ms"], 1)
-        status = DiagnosticStatus(
-            level=level,
+        problems = []
+        if counters.skipped and counters.last_error:
+            problems.append(f"last skipped frame: {counters.last_error}")
+        if active.gate.refused:
+            problems.append(f"last refused message: {active.gate.last_error}")
+        if active.qos_mismatches:
+            problems.append(f"QoS mismatch on {sorted(active.qos_mismatches)}")
+        return DiagnosticStatus(
+            level=DiagnosticStatus.WARN if problems else DiagnosticStatus.OK,
             name="occle: semantic occupancy",
-            hardware_id=str(self.pipeline.runner.device),
-            message=message[:200],
+            hardware_id=str(pipeline.runner.device),
+            message="; ".join(problems)[:300] or "running",
             values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
         )
-        array_msg = DiagnosticArray(status=[status])
-        array_msg.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array_msg)
 
-    def destroy_node(self) -> None:
-        self.worker.stop()
-        super().destroy_node()
+
+def _semantic_occupancy_class() -> Any:
+    """The generated message class (built by colcon: see CMakeLists.txt).
+
+    Raises:
+        MessageError: the package was installed without its messages (pip, not colcon).
+    """
+    try:
+        from occle_ros.msg import SemanticOccupancy
+    except ImportError as error:
+        raise MessageError(
+            "occle_ros/msg/SemanticOccupancy",
+            "message module",
+            f"not importable ({error})",
+            "a colcon build of occle_ros, sourced (install/setup.bash)",
+        ) from None
+    return SemanticOccupancy
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of the `occle_node` executable."""
+    """Entry point of the `occle_node` executable (a lifecycle node, unconfigured at start)."""
     rclpy.init(args=args)
     node = OccleNode()
     # Several threads: TF lookups in the worker wait while the executor keeps receiving /tf.
@@ -276,9 +452,12 @@ def main(args: list[str] | None = None) -> None:
     executor.add_node(node)
     try:
         executor.spin()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node._deactivate()
+        node._cleanup()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
 

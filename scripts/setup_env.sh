@@ -2,6 +2,7 @@
 # Create (or update) the project's virtual environment in .venv with torch 2.13.0 (CPU build) and
 # occle installed in editable mode. Usage: scripts/setup_env.sh [--dev]
 #   --dev   also install the test tools (pytest, hypothesis, ruff, mypy, catkin_pkg).
+# The ROS 2 graph (rclpy, message_filters, tf2_ros, launch) comes from scripts/setup_ros.sh.
 # Environment: OCCLE_VENV (default .venv), PYTHON (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,18 +29,3 @@ if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
 fi
 echo "== installing occle${extras}"
 "${pip[@]}" install -c scripts/constraints.txt -e ".${extras}"
-
-if [ -n "$extras" ]; then
-  # rclpy's own Python sources (rclpy-intellisense, Humble) for type-checking occle_ros.node:
-  # unpacked next to the venv and put on MYPYPATH by scripts/test.sh, not installed, so that
-  # nothing can import this non-runnable copy of rclpy.
-  stubs="$venv/typecheck"
-  if [ ! -d "$stubs/rclpy" ]; then
-    echo "== unpacking rclpy sources for mypy"
-    tmp="$(mktemp -d)"
-    "${pip[@]}" download --no-deps -c scripts/constraints.txt -d "$tmp" rclpy-intellisense
-    "$venv/bin/python" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$tmp"/rclpy_intellisense-*.whl "$stubs"
-    rm -rf "$tmp"
-  fi
-fi
-

@@ -14,6 +14,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Every process these tests start that may start a ROS 2 node finds its peers on loopback only
+# (FastDDS multicasts on the network interface otherwise, and these machines allow loopback
+# traffic only), in a domain of this run's own unless one is set.
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ.setdefault("ROS_DOMAIN_ID", str(os.getpid() % 100 + 1))
+
 
 def real_data_dir() -> Path:
     """The folder of real sensor samples: $OCCLE_REAL_DATA or the repository's sibling."""

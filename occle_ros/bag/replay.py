@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,10 @@ from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import Occ3DConfusion, Occ3DScores
 from occle_core.eval.semantickitti import SSCConfusion, SSCScores
 from occle_ros.bag.qos import qos
+from occle_ros.bag.tf_buffer import TransformBuffer
 from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
-from occle_ros.conversions.transform import TransformBuffer
 from occle_ros.errors import MessageError
-from occle_ros.messages import stamp_to_ns, typestore
+from occle_ros.messages import typestore
 from occle_ros.pipeline.config import NodeConfig
 from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
@@ -35,7 +36,8 @@ from occle_ros.pipeline.pipeline import (
     info_key,
     sync_inputs,
 )
-from occle_ros.pipeline.sync import ApproximateTimeSync
+from occle_ros.pipeline.stamps import StampGate
+from occle_ros.pipeline.sync import ApproximateTimeSync, seconds_to_ns
 
 OUTPUT_TOPICS = {
     "occupancy": ("/occle/occupancy", "occle_ros/msg/SemanticOccupancy"),
@@ -66,6 +68,8 @@ class ReplayReport:
         latency: stage -> {count, mean_ms, p50_ms, p95_ms, max_ms}.
         scores: SSC or Occ3D scores against the ground truth, when given.
         scored_frames: stamps matched to ground-truth frames.
+        refused_stamps: sensor messages refused for their header stamp (zero, invalid, ahead of
+            the log time by more than `input.max_stamp_lead`).
     """
 
     frames: int = 0
@@ -75,6 +79,7 @@ class ReplayReport:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     scores: SSCScores | Occ3DScores | None = None
     scored_frames: list[int] = field(default_factory=list)
+    refused_stamps: int = 0
 
     @property
     def frames_per_second(self) -> float:
@@ -293,7 +298,8 @@ def replay_bag(
         writer = _OutputWriter(Path(out)) if out is not None else None
         try:
             copy = writer.copy if writer is not None and with_inputs else None
-            tf, source_info = _read_transforms(reader, copy)
+            source_info = _read_source_info(reader)
+            tf = TransformBuffer()
             pipeline_config = _with_topics(config, chosen)
             pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), tf.lookup)
             ground_truth = None
@@ -301,35 +307,20 @@ def replay_bag(
                 ground_truth = open_ground_truth(
                     bag, runner, gt_root, source_info, gt_sequence, gt_layout, gt_info_file
                 )
-            outputs: list[dict[str, Any]] = []
-            sync = ApproximateTimeSync(
-                sync_inputs(len(chosen.images)),
-                round(config.sync.slop * 1e9),
-                config.sync.queue_size,
-                outputs.append,
-            )
-            names = {chosen.cloud: [CLOUD_KEY]}
-            for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
-                names.setdefault(image, []).append(image_key(i))
-                names.setdefault(info, []).append(info_key(i))
-            inputs = [c for c in reader.connections if c.topic in names]
-            for connection, timestamp, data in reader.messages(connections=inputs):
-                frame_message: Any = reader.deserialize(data, connection.msgtype)
-                if copy is not None:
-                    copy(connection, timestamp, data)
-                if connection.topic == chosen.cloud:
-                    pipeline.observe_cloud(frame_message)
-                for name in names[connection.topic]:
-                    sync.add(name, stamp_to_ns(frame_message.header.stamp), frame_message)
-                while outputs:
-                    result = pipeline.process(outputs.pop(0))
-                    if result is None:
-                        continue
-                    if ground_truth is not None:
-                        ground_truth.add(result, report)
-                    if writer is not None:
-                        writer.write(result, timestamp)
-                    progress(pipeline.counters.frames)
+            sync = _replay_sync(pipeline_config, chosen)
+            gate = StampGate(seconds_to_ns(config.input.max_stamp_lead))
+
+            def process(messages: dict[str, Any], timestamp: int) -> None:
+                result = pipeline.process(messages)
+                if result is None:
+                    return
+                if ground_truth is not None:
+                    ground_truth.add(result, report)
+                if writer is not None:
+                    writer.write(result, timestamp)
+                progress(pipeline.counters.frames)
+
+            _replay_messages(reader, chosen, sync, gate, tf, pipeline, process, copy, config)
             if writer is not None:
                 writer.close()
                 writer = None
@@ -339,6 +330,7 @@ def replay_bag(
         report.frames = pipeline.counters.frames
         report.skipped = pipeline.counters.skipped
         report.unsynced = sum(sync.stats.received.values()) - sync.stats.emitted * len(sync.inputs)
+        report.refused_stamps = sum(gate.refused.values())
         report.latency = pipeline.latency.summary()
         if ground_truth is not None:
             report.scores = ground_truth.scores()
@@ -348,26 +340,87 @@ def replay_bag(
     return report
 
 
-def _read_transforms(
-    reader: Any, copy: Callable[[Any, int, bytes], None] | None
-) -> tuple[TransformBuffer, dict[str, Any]]:
-    """The bag's TF tree (/tf, /tf_static) and its /occle/source description, read once up
-    front (copied to the output bag through `copy` when given)."""
-    tf = TransformBuffer()
-    source_info: dict[str, Any] = {}
-    connections = [c for c in reader.connections if c.topic in ("/tf", "/tf_static", SOURCE_TOPIC)]
+def _read_source_info(reader: Any) -> dict[str, Any]:
+    """The bag's /occle/source description (dataset, sequence, layout), or {}."""
+    connections = [c for c in reader.connections if c.topic == SOURCE_TOPIC]
+    if not connections:  # rosbags reads every topic when given none
+        return {}
+    for connection, _, data in reader.messages(connections=connections):
+        try:
+            info = json.loads(reader.deserialize(data, connection.msgtype).data)
+        except ValueError as error:
+            print(f"bag-eval: skipped a {SOURCE_TOPIC} message: {error}")
+            continue
+        if isinstance(info, dict):
+            return info
+    return {}
+
+
+def _replay_sync(config: NodeConfig, chosen: ReplayTopics) -> ApproximateTimeSync:
+    """The synchroniser of the node's inputs (cloud, then image and info of every camera), with
+    the node's slop and queue (emitted sets are collected by `_replay_messages`)."""
+    return ApproximateTimeSync(
+        sync_inputs(len(chosen.images)),
+        seconds_to_ns(config.sync.slop),
+        config.sync.queue_size,
+        lambda messages: None,
+    )
+
+
+def _replay_messages(
+    reader: Any,
+    chosen: ReplayTopics,
+    sync: ApproximateTimeSync,
+    gate: StampGate,
+    tf: TransformBuffer,
+    pipeline: OccupancyPipeline,
+    process: Callable[[dict[str, Any], int], None],
+    copy: Callable[[Any, int, bytes], None] | None,
+    config: NodeConfig,
+) -> None:
+    """Feed the bag to the pipeline in log-time order, as the live node receives it.
+
+    /tf and /tf_static enter the TF buffer as they come (so it ages samples out as tf2 does);
+    sensor messages pass the stamp check, then the synchroniser; the cloud topic is also the
+    pipeline's history. A completed set is processed once the bag's clock has passed its
+    completion by `tf.timeout`, the time the node's TF lookups would wait for late transforms.
+    """
+    names = {chosen.cloud: [CLOUD_KEY]}
+    for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
+        names.setdefault(image, []).append(image_key(i))
+        names.setdefault(info, []).append(info_key(i))
+    tf_topics = ("/tf", "/tf_static")
+    connections = [c for c in reader.connections if c.topic in names or c.topic in tf_topics]
+    emitted: list[dict[str, Any]] = []
+    sync.callback = emitted.append
+    pending: deque[tuple[int, int, dict[str, Any]]] = deque()  # (due, completed, set)
+    wait_ns = seconds_to_ns(config.tf.timeout)
     for connection, timestamp, data in reader.messages(connections=connections):
+        while pending and pending[0][0] < timestamp:
+            _, completed, messages = pending.popleft()
+            process(messages, completed)
         if copy is not None:
             copy(connection, timestamp, data)
         try:
             message: Any = reader.deserialize(data, connection.msgtype)
-            if connection.topic == SOURCE_TOPIC:
-                source_info = json.loads(message.data)
-            else:
+            if connection.topic in tf_topics:
                 tf.add_tf_message(message, connection.topic == "/tf_static", connection.topic)
+                continue
         except (MessageError, ValueError) as error:
             print(f"bag-eval: skipped a {connection.topic} message: {error}")
-    return tf, source_info
+            continue
+        stamp_ns = gate.check(message, connection.topic, timestamp)
+        if stamp_ns is None:
+            print(f"bag-eval: skipped a {connection.topic} message: {gate.last_error}")
+            continue
+        if connection.topic == chosen.cloud:
+            pipeline.observe_cloud(message)
+        for name in names[connection.topic]:
+            sync.add(name, stamp_ns, message)
+        pending.extend((timestamp + wait_ns, timestamp, messages) for messages in emitted)
+        emitted.clear()
+    for _, completed, messages in pending:
+        process(messages, completed)
 
 
 def _factory() -> Any:

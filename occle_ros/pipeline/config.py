@@ -57,7 +57,8 @@ class TopicParams:
 @dataclass(frozen=True)
 class SyncParams:
     """Attributes:
-    slop: largest stamp spread of one camera/LiDAR set, seconds (0.05 suits 10 Hz sensors).
+    slop: a camera/LiDAR set is paired when the spread of its stamps is below this, seconds
+        (0.05 suits 10 Hz sensors; message_filters' ApproximateTimeSynchronizer rule).
     queue_size: messages kept per input while waiting for partners.
     """
 
@@ -100,6 +101,9 @@ class InputParams:
     newest_first: concatenate the clouds newest first, as nuScenes training data is (key sweep,
         then earlier sweeps); off = oldest first, as SemanticKITTI scans. Must match training:
         the voxel encoder keeps the first points of a crowded voxel.
+    max_stamp_lead: seconds a header stamp may lie ahead of the node's clock (in a bag replay,
+        of the message's log time); later stamps, and zero stamps, are refused and counted
+        (0 = no lead check).
     """
 
     scans: int = 3
@@ -107,6 +111,7 @@ class InputParams:
     intensity_scale: float = 1.0
     history_min_range: float = 0.0
     newest_first: bool = False
+    max_stamp_lead: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -166,8 +171,8 @@ class NodeConfig:
                 f"tf.cam_from_lidar has {len(self.tf.cam_from_lidar)} values, expected 16 per "
                 f"camera ({16 * len(self.topics.images)})"
             )
-        if self.input.scans < 1 or self.sync.queue_size < 1 or self.sync.slop < 0:
-            raise ValueError("input.scans and sync.queue_size must be >= 1, sync.slop >= 0")
+        if self.input.scans < 1 or self.sync.queue_size < 1 or self.sync.slop <= 0:
+            raise ValueError("input.scans and sync.queue_size must be >= 1, sync.slop > 0")
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

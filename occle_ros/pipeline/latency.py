@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict, deque
 
 import numpy as np
@@ -16,14 +17,19 @@ class LatencyStats:
 
     def __init__(self, window: int = 1000):
         self._samples: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
+        # The node records on its inference thread and summarises on its diagnostics timer.
+        self._lock = threading.Lock()
 
     def record(self, stage: str, seconds: float) -> None:
-        self._samples[stage].append(float(seconds))
+        with self._lock:
+            self._samples[stage].append(float(seconds))
 
     def summary(self) -> dict[str, dict[str, float]]:
         """stage -> {count, mean_ms, p50_ms, p95_ms, max_ms}."""
+        with self._lock:
+            copies = {stage: list(samples) for stage, samples in self._samples.items()}
         out = {}
-        for stage, samples in self._samples.items():
+        for stage, samples in copies.items():
             values = np.asarray(samples) * 1e3
             out[stage] = {
                 "count": float(len(values)),

@@ -92,6 +92,11 @@ class ModelRunner:
             check_model_config(checkpoint, model.config, config)
         return cls(model, torch_device, amp)
 
+    def release_device_memory(self) -> None:
+        """Return the GPU's cached blocks to the driver (a deactivated node holds no cache)."""
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     @torch.no_grad()
     def predict(self, frame: Frame, confidence: bool = False) -> Prediction:
         """Classes (and optionally confidences) of every voxel of the model grid."""

@@ -22,11 +22,7 @@ from occle_ros.conversions.image import (
 from occle_ros.conversions.markers import DELETEALL, grid_to_cloud, grid_to_markers
 from occle_ros.conversions.occupancy import grid_to_message, message_to_grid
 from occle_ros.conversions.pointcloud import array_to_cloud, cloud_to_array
-from occle_ros.conversions.transform import (
-    TransformBuffer,
-    transform_stamped,
-    transform_to_matrix,
-)
+from occle_ros.conversions.transform import transform_stamped, transform_to_matrix
 from occle_ros.errors import MessageError
 from occle_ros.messages import RosbagsFactory, typestore
 
@@ -249,32 +245,6 @@ def test_transform_round_trip(seed):
     matrix = rigid(seed)
     message = roundtrip(store, transform_stamped(factory, matrix, 3, "base", "lidar"))
     np.testing.assert_allclose(transform_to_matrix(message.transform), matrix, atol=1e-12)
-
-
-def test_transform_buffer_chains_inverts_and_interpolates():
-    factory = RosbagsFactory(typestore("humble"))
-    buffer = TransformBuffer(tolerance_ns=1000)
-    base_lidar, base_cam = rigid(1), rigid(2)
-    buffer.add(transform_stamped(factory, base_lidar, 0, "base", "lidar"), static=True)
-    buffer.add(transform_stamped(factory, base_cam, 0, "base", "cam"), static=True)
-    start, end = np.eye(4), np.eye(4)
-    end[:3, 3] = (10.0, 0.0, 0.0)
-    turn = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # 90 degrees about z
-    end[:3, :3] = turn
-    buffer.add(transform_stamped(factory, start, 1_000_000_000, "odom", "base"), static=False)
-    buffer.add(transform_stamped(factory, end, 2_000_000_000, "odom", "base"), static=False)
-    cam_from_lidar = buffer.lookup("cam", "lidar", 1_500_000_000)
-    np.testing.assert_allclose(cam_from_lidar, np.linalg.inv(base_cam) @ base_lidar, atol=1e-12)
-    odom_base = buffer.lookup("odom", "base", 1_500_000_000)
-    np.testing.assert_allclose(odom_base[:3, 3], (5.0, 0.0, 0.0))
-    half = np.cos(np.pi / 4)
-    np.testing.assert_allclose(
-        odom_base[:3, :3], [[half, -half, 0], [half, half, 0], [0, 0, 1]], atol=1e-12
-    )
-    with pytest.raises(LookupError, match="extrapolation"):
-        buffer.lookup("odom", "lidar", 3_000_000_000)
-    with pytest.raises(LookupError, match="no transform between 'cam' and 'map'"):
-        buffer.lookup("cam", "map", 1_500_000_000)
 
 
 def kitti_grid(seed=0, confidence=True):

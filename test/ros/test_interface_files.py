@@ -85,8 +85,7 @@ ROSIDL = shutil.which("rosidl")
 
 @pytest.mark.skipif(
     ROSIDL is None,
-    reason="rosidl CLI missing (Debian: apt-get install python3-rosidl rosidl-tools; "
-    "scripts/setup_ros_tools.sh does it in CI)",
+    reason="rosidl CLI missing (ROS 2 Jazzy wheels: scripts/setup_ros.sh)",
 )
 def test_rosidl_adapter_turns_every_message_into_idl(tmp_path):
     """The real ROS 2 rosidl adapter (what colcon runs) accepts our .msg files, and the IDL it
@@ -145,13 +144,3 @@ def test_readme_documents_every_node_parameter():
     readme = (REPO / "README.md").read_text()
     missing = [name for name in parameter_defaults() if f"`{name}`" not in readme]
     assert not missing, f"parameters missing from the README table: {missing}"
-
-
-def test_launch_file_and_node_executable_are_valid_python():
-    for path in (REPO / "launch" / "occle.launch.py", REPO / "nodes" / "occle_node"):
-        compile(path.read_text(), str(path), "exec")
-    text = (REPO / "launch" / "occle.launch.py").read_text()
-    for argument in ("params_file", "checkpoint", "device", "cloud_topic", "rviz"):
-        assert f'"{argument}"' in text
-    cmake = (REPO / "CMakeLists.txt").read_text()
-    assert "nodes/occle_node DESTINATION lib/${PROJECT_NAME}" in cmake
