@@ -96,6 +96,9 @@ def occle_launch_description(
             start_state="configuring",
             goal_state="inactive",
             entities=[_transition(node, Transition.TRANSITION_ACTIVATE)],
+            # Only the start-up: a later configure by an operator is not activated behind
+            # their back (and would race their own activate).
+            handle_once=True,
         ),
         condition=autostart,
     )

@@ -19,6 +19,7 @@ Topics (private, remap them in the launch file): inputs ``~/input/pointcloud``,
 from __future__ import annotations
 
 import array
+import dataclasses
 import functools
 import importlib
 import threading
@@ -32,7 +33,11 @@ import tf2_ros
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
-from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
+from rclpy.event_handler import (
+    QoSMessageLostInfo,
+    QoSRequestedIncompatibleQoSInfo,
+    SubscriptionEventCallbacks,
+)
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -159,6 +164,7 @@ class _Active:
     synchronizer: Any = None
     timer: Any = None
     qos_mismatches: dict[str, int] = field(default_factory=dict)
+    lost_messages: dict[str, int] = field(default_factory=dict)
     idle_frames: int = 0
 
 
@@ -172,6 +178,7 @@ class OccleNode(LifecycleNode):
 
     def __init__(self, node_name: str = "occle", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        self._guard_change_state()
         declare_node_parameters(self)
         self.add_on_set_parameters_callback(self._check_new_parameters)
         self.factory = RclpyFactory()
@@ -180,9 +187,32 @@ class OccleNode(LifecycleNode):
         self._lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------
+    def _guard_change_state(self) -> None:
+        """Answer an impossible transition request with a failure instead of dying.
+
+        rclpy (Jazzy) lets the state machine's error for a transition that the current state
+        does not offer (`ros2 lifecycle set /occle activate` while active, or a request racing
+        another) escape the change_state service callback, which ends the executor and the
+        node."""
+        service = getattr(self, "_service_change_state", None)
+        if service is None:
+            return
+        handle = service.callback
+
+        def guarded(request: Any, response: Any) -> Any:
+            try:
+                return handle(request, response)
+            except Exception as error:
+                label = request.transition.label or f"id {request.transition.id}"
+                self.get_logger().warning(f"lifecycle transition {label} refused: {error}")
+                response.success = False
+                return response
+
+        service.callback = guarded
+
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            config = read_node_config(self)
+            config = self._resolved_topics(read_node_config(self))
             self.get_logger().info(f"effective configuration: {config}")
             runner = ModelRunner.from_checkpoint(
                 config.model.checkpoint, config.model.config, config.model.device, config.model.amp
@@ -256,7 +286,8 @@ class OccleNode(LifecycleNode):
         filters = []
         for message_type, topic in inputs:
             events = SubscriptionEventCallbacks(
-                incompatible_qos=functools.partial(self._on_qos_mismatch, active, topic)
+                incompatible_qos=functools.partial(self._on_qos_mismatch, active, topic),
+                message_lost=functools.partial(self._on_message_lost, active, topic),
             )
             subscriber = message_filters.Subscriber(
                 self, message_type, topic, qos_profile=qos, event_callbacks=events
@@ -293,6 +324,25 @@ class OccleNode(LifecycleNode):
             self.destroy_service(model.tf_buffer.srv)
             model.runner.release_device_memory()
 
+    def _resolved_topics(self, config: NodeConfig) -> NodeConfig:
+        """The configuration with every topic as the graph names it (namespace and remappings
+        applied), so that logs and errors name the real topics."""
+
+        def resolve(topic: str) -> str:
+            return self.resolve_topic_name(topic) if topic else topic
+
+        topics = config.topics
+        resolved = dataclasses.replace(
+            topics,
+            cloud=resolve(topics.cloud),
+            images=tuple(resolve(t) for t in topics.images),
+            camera_infos=tuple(resolve(t) for t in topics.camera_infos),
+            occupancy=resolve(topics.occupancy),
+            markers=resolve(topics.markers),
+            voxels=resolve(topics.voxels),
+        )
+        return dataclasses.replace(config, topics=resolved)
+
     def _input_qos(self, config: NodeConfig) -> QoSProfile:
         reliable = config.qos.reliability == "reliable"
         return QoSProfile(
@@ -325,6 +375,14 @@ class OccleNode(LifecycleNode):
             f"QoS mismatch on {topic}: {info.total_count} publisher(s) offer a QoS this "
             f"subscription cannot receive (last policy: {info.last_policy_kind.name}); "
             "qos.reliability: best_effort receives from every publisher"
+        )
+
+    def _on_message_lost(self, active: _Active, topic: str, info: QoSMessageLostInfo) -> None:
+        active.lost_messages[topic] = info.total_count
+        self.get_logger().warning(
+            f"{info.total_count} message(s) lost on {topic} before the node could take them "
+            "(a best-effort link under load); sets missing them are not paired",
+            throttle_duration_sec=LOG_THROTTLE,
         )
 
     def _has_subscribers(self, active: _Active) -> bool:
@@ -400,7 +458,10 @@ class OccleNode(LifecycleNode):
             "dropped_frames (busy)": active.worker.dropped,
             "idle_frames (no subscribers)": active.idle_frames,
             "refused_stamps": sum(active.gate.refused.values()),
+            **{f"refused_stamps {t}": n for t, n in sorted(active.gate.refused.items())},
+            **{f"received {t}": n for t, n in sorted(active.gate.received.items())},
             "qos_mismatches": sum(active.qos_mismatches.values()),
+            "lost_messages": sum(active.lost_messages.values()),
             "fallback_extrinsics": assembler.used_fallback_extrinsics,
             "single_scan_fallbacks": assembler.single_scan_fallbacks,
             "dropped_history_clouds": assembler.dropped_history_clouds,
@@ -416,6 +477,8 @@ class OccleNode(LifecycleNode):
             problems.append(f"last refused message: {active.gate.last_error}")
         if active.qos_mismatches:
             problems.append(f"QoS mismatch on {sorted(active.qos_mismatches)}")
+        if active.lost_messages:
+            problems.append(f"messages lost on {sorted(active.lost_messages)}")
         return DiagnosticStatus(
             level=DiagnosticStatus.WARN if problems else DiagnosticStatus.OK,
             name="occle: semantic occupancy",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,8 +114,14 @@ class BagPlayer:
             clock.clock.sec, clock.clock.nanosec = divmod(timestamp, 1_000_000_000)
             self.clock.publish(clock)
 
-    def play(self, rate: float = 1.0) -> int:
-        """Publish every message at the recorded pace divided by `rate`; returns the count."""
+    def play(self, rate: float = 1.0, before: Callable[[BagMessage], None] | None = None) -> int:
+        """Publish every message at the recorded pace divided by `rate`; returns the count.
+
+        Args:
+            rate: speed factor.
+            before: called with each message before it is published; time spent in it pauses
+                the playback (the gaps between the messages that follow stay as recorded).
+        """
         if rate <= 0:
             raise ValueError(f"rate {rate}: expected > 0")
         first: int | None = None
@@ -125,6 +131,10 @@ class BagPlayer:
             delay = started + (message.timestamp - first) * 1e-9 / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            if before is not None:
+                paused = time.monotonic()
+                before(message)
+                started += time.monotonic() - paused
             self.publish(message)
         return self.published
 

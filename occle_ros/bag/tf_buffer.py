@@ -180,7 +180,7 @@ class TransformBuffer:
 
         Raises:
             MessageError: a transform tf2 ignores too (no or equal frame names, a NaN value, a
-                quaternion whose squared norm is 0.01 or more away from 1) or an infinite one.
+                zero quaternion) or an infinite translation.
         """
         parent, child = _strip(str(msg.header.frame_id)), _strip(str(msg.child_frame_id))
         if not parent or not child or parent == child:

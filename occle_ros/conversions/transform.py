@@ -24,16 +24,13 @@ def rotation_to_quaternion(rotation: NDArray[np.floating]) -> NDArray[np.float64
     return np.array([x, y, z, w])
 
 
-#: tf2 ignores a transform whose quaternion's squared norm is this far from 1 or further
-#: (QUATERNION_NORMALIZATION_TOLERANCE in tf2's buffer_core.cpp).
-QUATERNION_TOLERANCE = 0.01
-
-
 def checked_quaternion_translation(
     msg: Any, source: str = "Transform"
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The (x, y, z, w) quaternion and translation of a geometry_msgs/Transform, refused as tf2
-    refuses them (and also when infinite).
+    """The (x, y, z, w) quaternion and translation of a geometry_msgs/Transform, refused where
+    tf2 refuses them: a NaN anywhere or a zero quaternion (tf2 normalises any other quaternion:
+    its TF_DENORMALIZED_QUATERNION check runs on the already normalised rotation). An infinite
+    translation, which tf2 would store, is refused too.
 
     Raises:
         MessageError: naming the translation or the rotation, whichever is wrong.
@@ -45,15 +42,12 @@ def checked_quaternion_translation(
         raise MessageError(
             source, "Transform.translation", f"{translation.tolist()}", "finite metres"
         )
-    if not np.isfinite(q).all():
-        raise MessageError(source, "Transform.rotation", f"quaternion {q.tolist()}", "finite")
-    squared = float(np.dot(q, q))
-    if abs(squared - 1.0) >= QUATERNION_TOLERANCE:
+    if not np.isfinite(q).all() or float(np.dot(q, q)) == 0.0:
         raise MessageError(
             source,
             "Transform.rotation",
-            f"quaternion {q.tolist()} (norm {np.sqrt(squared):.4f})",
-            "a unit quaternion",
+            f"quaternion {q.tolist()}",
+            "a finite, non-zero quaternion",
         )
     return q, translation
 
@@ -62,7 +56,7 @@ def transform_to_matrix(msg: Any, source: str = "Transform") -> NDArray[np.float
     """geometry_msgs/Transform -> (4, 4) parent_from_child (the quaternion normalised).
 
     Raises:
-        MessageError: a non-finite value or a quaternion tf2 would refuse.
+        MessageError: a non-finite value or a zero quaternion.
     """
     q, translation = checked_quaternion_translation(msg, source)
     matrix = np.eye(4)

@@ -56,18 +56,20 @@ def checked_stamp_ns(message: Any, topic: str, now_ns: int | None, max_lead_ns: 
 
 @dataclass
 class StampGate:
-    """Counts and remembers the messages refused by `checked_stamp_ns`, per topic.
+    """Counts the messages received and those refused by `checked_stamp_ns`, per topic.
 
     Args:
         max_lead_ns: see `checked_stamp_ns`.
     """
 
     max_lead_ns: int = 0
+    received: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     last_error: str = ""
 
     def check(self, message: Any, topic: str, now_ns: int | None) -> int | None:
         """The stamp, or None (counted) when the message must not enter the synchroniser."""
+        self.received[topic] += 1
         try:
             return checked_stamp_ns(message, topic, now_ns, self.max_lead_ns)
         except MessageError as error:

@@ -28,26 +28,43 @@ def ros_pieces_dir() -> Path:
     return Path(os.environ.get("OCCLE_ROS_DIR", REPO / ".." / "shared" / "ros"))
 
 
-def require_ros_graph() -> None:
-    """Skip the calling test module unless a live ROS 2 graph can run here.
+def _unavailable(problems: list[str], what: str) -> None:
+    """Skip the calling module for `problems`, or fail under CI=true (CI must run it)."""
+    if problems:
+        message = f"{what} unavailable: " + "; ".join(problems)
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
-    Without ../shared/ros (the pieces PyPI lacks) the module skips with that reason. Where they
-    exist but the stack or the colcon build is missing, it skips, or fails under CI=true: CI
-    must run these tests, not skip them.
+
+def require_ros_modules(*modules: str) -> None:
+    """Skip the calling test module unless the real ROS 2 Python packages import.
+
+    Without ../shared/ros (the pieces PyPI lacks: message_filters, tf2_ros, launch, ...) the
+    module skips with that reason. Where the pieces exist but are not installed, it skips, or
+    fails under CI=true.
     """
     pieces = ros_pieces_dir()
     if not pieces.is_dir():
         pytest.skip(
-            f"no ROS 2 pieces at {pieces} (message_filters, tf2_ros, launch): the live-graph "
-            "tests need them (../shared/ros/README.md)",
+            f"no ROS 2 pieces at {pieces} (message_filters, tf2_ros, launch): these tests need "
+            "them (../shared/ros/README.md)",
             allow_module_level=True,
         )
     problems = []
-    for module in ("rclpy", "rclpy.lifecycle", "message_filters", "tf2_ros", "launch_ros"):
+    for module in modules:
         try:
             __import__(module)
         except ImportError as error:
             problems.append(f"{module} ({error}): run scripts/setup_ros.sh")
+    _unavailable(problems, "the ROS 2 stack")
+
+
+def require_ros_graph() -> None:
+    """Skip the calling test module unless a live ROS 2 graph can run here: the ROS 2 stack
+    (`require_ros_modules`) and this package's colcon build on the ament index."""
+    require_ros_modules("rclpy", "rclpy.lifecycle", "message_filters", "tf2_ros", "launch_ros")
+    problems = []
     try:
         import occle_ros.msg  # noqa: F401
     except ImportError as error:
@@ -60,11 +77,7 @@ def require_ros_graph() -> None:
         get_package_share_directory("occle_ros")
     except Exception as error:  # PackageNotFoundError, or no ament_index_python at all
         problems.append(f"occle_ros not on the ament index ({error!r}): `. scripts/ros_env.sh`")
-    if problems:
-        message = "live ROS 2 graph unavailable: " + "; ".join(problems)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message, allow_module_level=True)
+    _unavailable(problems, "a live ROS 2 graph")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -138,6 +151,16 @@ class Probe:
         request = ChangeState.Request()
         request.transition.id = getattr(Transition, f"TRANSITION_{transition.upper()}")
         return bool(self._call(ChangeState, f"{node}/change_state", request, timeout).success)
+
+    def set_parameter(self, name: str, value: Any, node: str = "/occle") -> Any:
+        """Set one parameter of `node` (rcl_interfaces/srv/SetParameters); returns its result."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()]
+        )
+        return self._call(SetParameters, f"{node}/set_parameters", request, 10.0).results[0]
 
     def _call(self, service_type: Any, name: str, request: Any, timeout: float) -> Any:
         client = self.node.create_client(service_type, name)
@@ -227,3 +250,92 @@ def wait_for_state(helper: Probe, launch: Launch, state: str, timeout: float = 6
         wait_until(reached, timeout, f"/occle {state}")
     except AssertionError as error:
         raise AssertionError(f"{error}\nlaunch log:\n{launch.output()[-4000:]}") from None
+
+
+class KittiRig:
+    """Publishes a SemanticKITTI-format sequence as a live robot would: /tf_static (LiDAR ->
+    camera), and per frame /tf (odom -> LiDAR), the cloud, the image and its CameraInfo, all
+    stamped with the time of publication (or a given stamp), on the topics of occle.launch.py.
+
+    Args:
+        helper: the probe whose node publishes.
+        root: dataset root; sequence: its sequence.
+    """
+
+    CLOUD = "/velodyne_points"
+    IMAGE = "/camera/image_2/image_raw"
+    INFO = "/camera/image_2/camera_info"
+
+    def __init__(self, helper: Probe, root: Path, sequence: str = "00"):
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+        from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+        from tf2_msgs.msg import TFMessage
+
+        from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+        from occle_ros.node import RclpyFactory
+
+        self.helper = helper
+        self.sequence = SemanticKittiSequence(root, sequence)
+        self.factory = RclpyFactory()
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.static = helper.publisher(TFMessage, "/tf_static", latched)
+        self.tf = helper.publisher(TFMessage, "/tf", 10)
+        self.cloud = helper.publisher(PointCloud2, self.CLOUD, 10)
+        self.image = helper.publisher(Image, self.IMAGE, 10)
+        self.info = helper.publisher(CameraInfo, self.INFO, 10)
+
+    def wait_for_node(self, timeout: float = 30.0) -> None:
+        for publisher in (self.cloud, self.image, self.info):
+            self.helper.wait_for_subscribers(publisher, timeout)
+
+    def now(self) -> int:
+        return int(self.helper.node.get_clock().now().nanoseconds)
+
+    def publish_static(self) -> None:
+        from occle_ros.conversions.transform import transform_stamped
+
+        camera = self.sequence.frame(0, load_image=True).cameras[0]
+        static = transform_stamped(
+            self.factory, camera.ref_from_cam, self.now(), "velodyne", "image_2_optical"
+        )
+        self.static.publish(self.factory.new("tf2_msgs/msg/TFMessage", transforms=[static]))
+
+    def frame_messages(self, index: int, stamp_ns: int) -> dict[str, Any]:
+        """The messages of frame `index` stamped `stamp_ns`: {"tf", "cloud", "image", "info"}."""
+        from occle_ros.conversions.camera import camera_info_message
+        from occle_ros.conversions.image import array_to_image
+        from occle_ros.conversions.pointcloud import array_to_cloud
+        from occle_ros.conversions.transform import transform_stamped
+
+        frame = self.sequence.frame(index, load_image=True)
+        camera = frame.cameras[0]
+        odom = transform_stamped(self.factory, frame.pose, stamp_ns, "odom", "velodyne")
+        return {
+            "tf": self.factory.new("tf2_msgs/msg/TFMessage", transforms=[odom]),
+            "cloud": array_to_cloud(self.factory, frame.points, stamp_ns, "velodyne"),
+            "image": array_to_image(self.factory, frame.images[0], stamp_ns, "image_2_optical"),
+            "info": camera_info_message(
+                self.factory,
+                camera.intrinsics,
+                camera.width,
+                camera.height,
+                stamp_ns,
+                "image_2_optical",
+            ),
+        }
+
+    def publish(self, messages: dict[str, Any]) -> None:
+        """Publish what `frame_messages` built (any of its keys), TF first."""
+        for key, publisher in (
+            ("tf", self.tf),
+            ("cloud", self.cloud),
+            ("image", self.image),
+            ("info", self.info),
+        ):
+            if key in messages:
+                publisher.publish(messages[key])
+
+    def publish_frame(self, index: int, stamp_ns: int | None = None) -> int:
+        stamp = self.now() if stamp_ns is None else stamp_ns
+        self.publish(self.frame_messages(index, stamp))
+        return stamp

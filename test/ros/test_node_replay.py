@@ -21,7 +21,6 @@ from live_graph import launched, probe, require_ros_graph, wait_for_state, wait_
 require_ros_graph()
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from occle_ros.msg import SemanticOccupancy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from std_msgs.msg import Float64  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -36,6 +35,7 @@ from occle_ros.bag.messages_of import read_bag_messages  # noqa: E402
 from occle_ros.bag.replay import replay_bag  # noqa: E402
 from occle_ros.bag.to_bag import write_sequence_bag  # noqa: E402
 from occle_ros.conversions.occupancy import message_to_grid  # noqa: E402
+from occle_ros.msg import SemanticOccupancy  # noqa: E402
 from occle_ros.pipeline.config import NodeConfig  # noqa: E402
 from occle_ros.pipeline.model_runner import ModelRunner  # noqa: E402
 from occle_ros.player import BagPlayer  # noqa: E402
@@ -57,16 +57,18 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 def play_frame_by_frame(player: BagPlayer, occupancy: list, timeout: float = 60.0) -> int:
-    """Publish the bag in order, but hold each cloud until the previous frame's output is in:
-    the node then never drops a frame for being busy, so every frame can be compared."""
-    clouds = 0
-    for message in player.messages():
-        if message.topic == CLOUD and clouds:
-            wait_until(lambda done=clouds: len(occupancy) >= done, timeout, f"output {clouds - 1}")
-        clouds += message.topic == CLOUD
-        player.publish(message)
-    wait_until(lambda: len(occupancy) >= clouds, timeout, "the output of the last frame")
-    return clouds
+    """Play the bag at its recorded pace, but hold each cloud until the previous frame's output
+    is in: the node then never drops a frame for being busy, so every frame can be compared."""
+    clouds: list[int] = []
+
+    def hold(message) -> None:
+        if message.topic == CLOUD:
+            wait_until(lambda: len(occupancy) >= len(clouds), timeout, f"output {len(clouds)}")
+            clouds.append(message.timestamp)
+
+    player.play(rate=1.0, before=hold)
+    wait_until(lambda: len(occupancy) >= len(clouds), timeout, "the output of the last frame")
+    return len(clouds)
 
 
 def frames_reported(diagnostics: DiagnosticArray) -> int:
