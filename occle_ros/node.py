@@ -5,7 +5,7 @@ it unless ``autostart:=false``):
 
 - configure: read and check the parameters, load the model on its device, create the TF buffer;
 - activate: create the publishers, the TF listener, the input subscriptions (message_filters
-  `ApproximateTimeSynchronizer`), the inference worker and the diagnostics timer;
+  `ApproximateTimeSynchronizer`) and the diagnostics timer;
 - deactivate: drop all of those, wait for the frame in flight and free the GPU cache;
 - cleanup: drop the model and the TF buffer (configure may then read changed parameters).
 
@@ -14,6 +14,12 @@ Topics (private, remap them in the launch file): inputs ``~/input/pointcloud``,
 ``~/output/occupancy`` (occle_ros/SemanticOccupancy), ``~/output/markers`` (MarkerArray),
 ``~/output/voxels`` (PointCloud2), ``~/debug/processing_time_ms`` and
 ``~/debug/pipeline_latency_ms`` (Float64), ``/diagnostics``.
+
+Threads: the rclpy executor (three threads: TF lookups in the inference wait while /tf keeps
+arriving) spins in the background and inference runs on the process's main thread, with a queue
+of one. On the CPU, torch's kernels run several times slower on any other thread (OpenMP wakes
+its workers slowly for a non-initial thread: `index_add_` on a (5000, 32) block takes 104 us on
+the main thread and 830 us on another one here, and the tiny model 350 ms against 800 ms).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import rclpy
 import tf2_ros
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.event_handler import (
     QoSMessageLostInfo,
@@ -61,6 +68,7 @@ from occle_ros.pipeline.pipeline import (
     image_key,
     info_key,
 )
+from occle_ros.pipeline.reliability import wants_reliable
 from occle_ros.pipeline.stamps import StampGate
 from occle_ros.pipeline.sync import seconds_to_ns
 from occle_ros.pipeline.worker import LatestOnlyWorker
@@ -153,16 +161,25 @@ class _Model:
 
 
 @dataclass
+class _Input:
+    """One input topic: its message_filters subscriber and the reliability it was made with."""
+
+    topic: str
+    message_type: Any
+    subscriber: Any
+    reliable: bool
+
+
+@dataclass
 class _Active:
     """What activate builds and deactivate drops."""
 
     publishers: dict[str, Any]
-    worker: LatestOnlyWorker[dict[str, Any]]
     gate: StampGate
     listener: tf2_ros.TransformListener
-    subscribers: list[Any] = field(default_factory=list)
+    inputs: list[_Input] = field(default_factory=list)
     synchronizer: Any = None
-    timer: Any = None
+    timers: list[Any] = field(default_factory=list)
     qos_mismatches: dict[str, int] = field(default_factory=dict)
     lost_messages: dict[str, int] = field(default_factory=dict)
     idle_frames: int = 0
@@ -185,6 +202,12 @@ class OccleNode(LifecycleNode):
         self.model: _Model | None = None
         self.active: _Active | None = None
         self._lock = threading.Lock()
+        #: Inference, run by `main` on the main thread (`worker.run()`).
+        self.worker: LatestOnlyWorker[dict[str, Any]] = LatestOnlyWorker(
+            self._process,
+            lambda error: self.get_logger().error(f"inference failed: {error!r}"),
+            own_thread=False,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
     def _guard_change_state(self) -> None:
@@ -217,6 +240,7 @@ class OccleNode(LifecycleNode):
             runner = ModelRunner.from_checkpoint(
                 config.model.checkpoint, config.model.config, config.model.device, config.model.amp
             )
+            runner.use_cpu_threads(config.model.cpu_threads)
             pipeline = OccupancyPipeline(
                 runner, config, self.factory, self._lookup, _ThrottledLogger(self.get_logger())
             )
@@ -228,8 +252,8 @@ class OccleNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.model = _Model(config, runner, tf2_ros.Buffer(node=self), pipeline, occupancy_type)
         self.get_logger().info(
-            f"model {runner.config.name} on {runner.device}, grid {runner.config.grid.shape} "
-            f"in frame {pipeline.assembler.grid_frame!r}"
+            f"model {runner.config.name} on {runner.device} ({runner.threads_note()}), grid "
+            f"{runner.config.grid.shape} in frame {pipeline.assembler.grid_frame!r}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -271,28 +295,24 @@ class OccleNode(LifecycleNode):
             publishers["voxels"] = self.create_publisher(PointCloud2, topics.voxels, 2)
         active = _Active(
             publishers,
-            LatestOnlyWorker(
-                self._process,
-                lambda error: self.get_logger().error(f"inference failed: {error!r}"),
-            ),
             StampGate(seconds_to_ns(config.input.max_stamp_lead)),
             tf2_ros.TransformListener(model.tf_buffer, self),
         )
-        qos = self._input_qos(config)
         image_type = CompressedImage if topics.compressed else Image
-        inputs: list[tuple[Any, str]] = [(PointCloud2, topics.cloud)]
+        streams: list[tuple[Any, str]] = [(PointCloud2, topics.cloud)]
         for image_topic, info_topic in zip(topics.images, topics.camera_infos, strict=True):
-            inputs += [(image_type, image_topic), (CameraInfo, info_topic)]
+            streams += [(image_type, image_topic), (CameraInfo, info_topic)]
         filters = []
-        for message_type, topic in inputs:
-            events = SubscriptionEventCallbacks(
-                incompatible_qos=functools.partial(self._on_qos_mismatch, active, topic),
-                message_lost=functools.partial(self._on_message_lost, active, topic),
-            )
+        for message_type, topic in streams:
+            reliable = self._wants_reliable(config, topic)
             subscriber = message_filters.Subscriber(
-                self, message_type, topic, qos_profile=qos, event_callbacks=events
+                self,
+                message_type,
+                topic,
+                qos_profile=self._input_qos(config, reliable),
+                event_callbacks=self._input_events(active, topic),
             )
-            active.subscribers.append(subscriber)
+            active.inputs.append(_Input(topic, message_type, subscriber, reliable))
             filters.append(StampFilter(subscriber, topic, active.gate, self))
         # Every cloud, paired with images or not, is history for the next frame (input.scans).
         filters[0].registerCallback(model.pipeline.observe_cloud)
@@ -300,7 +320,19 @@ class OccleNode(LifecycleNode):
             filters, config.sync.queue_size, config.sync.slop
         )
         active.synchronizer.registerCallback(self._on_synced)
-        active.timer = self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        active.timers.append(
+            self.create_timer(config.diagnostics_period, self._publish_diagnostics)
+        )
+        if config.qos.reliability == "auto":
+            # On a steady clock: under use_sim_time, /clock may only start once the inputs are
+            # heard, and hearing them may need the other reliability.
+            active.timers.append(
+                self.create_timer(
+                    1.0,
+                    functools.partial(self._follow_publishers, active, config),
+                    clock=Clock(clock_type=ClockType.STEADY_TIME),
+                )
+            )
         return active
 
     def _deactivate(self) -> None:
@@ -308,11 +340,14 @@ class OccleNode(LifecycleNode):
             active, self.active = self.active, None
         if active is None:
             return
-        self.destroy_timer(active.timer)
-        for subscriber in active.subscribers:
-            self.destroy_subscription(subscriber.sub)
+        for timer in active.timers:
+            self.destroy_timer(timer)
+        for stream in active.inputs:
+            self.destroy_subscription(stream.subscriber.sub)
         active.listener.unregister()
-        active.worker.stop(timeout=None)  # the frame in flight finishes; nothing new starts
+        # Nothing new starts; the frame in flight finishes before its publishers go.
+        self.worker.discard_pending()
+        self.worker.wait_idle()
         for publisher in active.publishers.values():
             self.destroy_publisher(publisher)
         if self.model is not None:
@@ -343,14 +378,48 @@ class OccleNode(LifecycleNode):
         )
         return dataclasses.replace(config, topics=resolved)
 
-    def _input_qos(self, config: NodeConfig) -> QoSProfile:
-        reliable = config.qos.reliability == "reliable"
+    def _wants_reliable(self, config: NodeConfig, topic: str) -> bool:
+        offered = [
+            info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+            for info in self.get_publishers_info_by_topic(topic)
+        ]
+        return wants_reliable(config.qos.reliability, offered)
+
+    def _input_qos(self, config: NodeConfig, reliable: bool) -> QoSProfile:
         return QoSProfile(
             history=qos_profile_sensor_data.history,
             depth=config.qos.depth,
             reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
             durability=qos_profile_sensor_data.durability,
         )
+
+    def _input_events(self, active: _Active, topic: str) -> SubscriptionEventCallbacks:
+        return SubscriptionEventCallbacks(
+            incompatible_qos=functools.partial(self._on_qos_mismatch, active, topic),
+            message_lost=functools.partial(self._on_message_lost, active, topic),
+        )
+
+    def _follow_publishers(self, active: _Active, config: NodeConfig) -> None:
+        """qos.reliability auto: re-make a subscription whose publishers now want the other
+        reliability (the message_filters subscriber keeps its place in the synchroniser)."""
+        for stream in active.inputs:
+            reliable = self._wants_reliable(config, stream.topic)
+            if reliable == stream.reliable:
+                continue
+            old = stream.subscriber.sub
+            stream.subscriber.sub = self.create_subscription(
+                stream.message_type,
+                stream.topic,
+                stream.subscriber.callback,
+                self._input_qos(config, reliable),
+                event_callbacks=self._input_events(active, stream.topic),
+            )
+            self.destroy_subscription(old)
+            stream.reliable = reliable
+            self.get_logger().info(
+                f"{stream.topic}: subscribed {'reliable' if reliable else 'best effort'}, as its "
+                "publishers offer (qos.reliability: auto)"
+            )
 
     def _check_new_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         """Refuse a `ros2 param set` that would not configure (changes apply at the next
@@ -374,7 +443,7 @@ class OccleNode(LifecycleNode):
         self.get_logger().warning(
             f"QoS mismatch on {topic}: {info.total_count} publisher(s) offer a QoS this "
             f"subscription cannot receive (last policy: {info.last_policy_kind.name}); "
-            "qos.reliability: best_effort receives from every publisher"
+            "qos.reliability: auto or best_effort hears every publisher"
         )
 
     def _on_message_lost(self, active: _Active, topic: str, info: QoSMessageLostInfo) -> None:
@@ -401,7 +470,7 @@ class OccleNode(LifecycleNode):
         for index in range(len(cameras) // 2):
             messages[image_key(index)] = cameras[2 * index]
             messages[info_key(index)] = cameras[2 * index + 1]
-        active.worker.submit(messages)
+        self.worker.submit(messages)
 
     def _lookup(self, target: str, source: str, stamp_ns: int) -> Any:
         """TF at the message stamp, waiting up to tf.timeout; LookupError when unavailable."""
@@ -455,11 +524,15 @@ class OccleNode(LifecycleNode):
         values: dict[str, Any] = {
             "frames": counters.frames,
             "skipped_frames": counters.skipped,
-            "dropped_frames (busy)": active.worker.dropped,
+            "dropped_frames (busy)": self.worker.dropped,
             "idle_frames (no subscribers)": active.idle_frames,
             "refused_stamps": sum(active.gate.refused.values()),
             **{f"refused_stamps {t}": n for t, n in sorted(active.gate.refused.items())},
             **{f"received {t}": n for t, n in sorted(active.gate.received.items())},
+            **{
+                f"reliable {stream.topic}": stream.reliable
+                for stream in sorted(active.inputs, key=lambda s: s.topic)
+            },
             "qos_mismatches": sum(active.qos_mismatches.values()),
             "lost_messages": sum(active.lost_messages.values()),
             "fallback_extrinsics": assembler.used_fallback_extrinsics,
@@ -506,23 +579,39 @@ def _semantic_occupancy_class() -> Any:
     return SemanticOccupancy
 
 
+def _spin(executor: MultiThreadedExecutor, node: OccleNode) -> None:
+    """The executor's thread: spin until shutdown (Ctrl-C, `ros2 lifecycle set shutdown` does
+    not end the process), then end the inference loop."""
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+    except Exception as error:  # anything rclpy lets escape a callback ends the node, said
+        node.get_logger().fatal(f"executor stopped: {error!r}")
+    finally:
+        node.worker.stop()
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of the `occle_node` executable (a lifecycle node, unconfigured at start)."""
     rclpy.init(args=args)
     node = OccleNode()
-    # Several threads: TF lookups in the worker wait while the executor keeps receiving /tf.
+    # Several threads: TF lookups in the inference wait while the executor keeps receiving /tf.
     executor = MultiThreadedExecutor(num_threads=3)
     executor.add_node(node)
+    spinner = threading.Thread(target=_spin, args=(executor, node), name="occle-executor")
+    spinner.start()
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        node.worker.run()  # inference on the main thread (see the module docstring)
+    except KeyboardInterrupt:
         pass
     finally:
+        rclpy.try_shutdown()  # ends the executor's spin if the main thread ended first
+        spinner.join(timeout=10)
         node._deactivate()
         node._cleanup()
         executor.shutdown()
         node.destroy_node()
-        rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,17 @@ The real KITTI / SemanticKITTI / nuScenes / Occ3D files are kept outside the rep
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The sources under test come first, before a sourced colcon workspace's copy of them (whose
+# symlinks miss any module added since its build); occle_ros's path still spans the workspace's
+# folder, where the generated occle_ros.msg lives.
+sys.path.insert(0, str(REPO_ROOT))
 
 # Every process these tests start that may start a ROS 2 node finds its peers on loopback only
 # (FastDDS multicasts on the network interface otherwise, and these machines allow loopback

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,6 +92,17 @@ class ModelRunner:
         if config:
             check_model_config(checkpoint, model.config, config)
         return cls(model, torch_device, amp)
+
+    def use_cpu_threads(self, requested: int) -> int:
+        """Set torch's CPU threads (process-wide): `requested`, or all cores but one for 0.
+        Returns the count."""
+        threads = requested or max((os.cpu_count() or 1) - 1, 1)
+        torch.set_num_threads(threads)
+        return threads
+
+    def threads_note(self) -> str:
+        """What the log says about CPU parallelism ("2 CPU threads")."""
+        return f"{torch.get_num_threads()} CPU threads"
 
     def release_device_memory(self) -> None:
         """Return the GPU's cached blocks to the driver (a deactivated node holds no cache)."""

@@ -1,4 +1,4 @@
-"""Inference off the caller's thread with a queue of one: only the newest frame waits."""
+"""Inference off the callers' threads with a queue of one: only the newest frame waits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ Item = TypeVar("Item")
 
 
 class LatestOnlyWorker(Generic[Item]):
-    """Runs `process` on a background thread for the newest submitted item.
+    """Runs `process` for the newest submitted item, on a thread of its own or on the thread
+    that calls `run`.
 
     A new item replaces one that is still waiting (counted in `dropped`): with slow inference
     the node always works on the freshest data instead of a growing backlog. `process` must
@@ -19,12 +20,15 @@ class LatestOnlyWorker(Generic[Item]):
     Args:
         process: called with each item that gets its turn.
         on_error: called with any exception `process` raised.
+        own_thread: start a thread that runs the loop; False = the owner calls `run` (the node
+            runs inference on the process's main thread: see occle_ros.node).
     """
 
     def __init__(
         self,
         process: Callable[[Item], None],
         on_error: Callable[[BaseException], None] = lambda error: None,
+        own_thread: bool = True,
     ):
         self._process = process
         self._on_error = on_error
@@ -35,8 +39,10 @@ class LatestOnlyWorker(Generic[Item]):
         self._condition = threading.Condition()
         self.dropped = 0
         self.processed = 0
-        self._thread = threading.Thread(target=self._run, name="occle-inference", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if own_thread:
+            self._thread = threading.Thread(target=self.run, name="occle-inference", daemon=True)
+            self._thread.start()
 
     def submit(self, item: Item) -> None:
         """Queue `item`, replacing one that has not started yet."""
@@ -44,7 +50,13 @@ class LatestOnlyWorker(Generic[Item]):
             if self._has_pending:
                 self.dropped += 1
             self._pending, self._has_pending = item, True
-            self._condition.notify()
+            self._condition.notify_all()
+
+    def discard_pending(self) -> None:
+        """Forget a waiting item (not counted as dropped); the running one finishes."""
+        with self._condition:
+            self._pending, self._has_pending = None, False
+            self._condition.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is pending or running; False on timeout."""
@@ -54,13 +66,15 @@ class LatestOnlyWorker(Generic[Item]):
             )
 
     def stop(self, timeout: float | None = 5.0) -> None:
-        """Stop after the running item (a waiting one is discarded)."""
+        """Stop after the running item (a waiting one is discarded); `run` returns."""
         with self._condition:
             self._stopped = True
             self._condition.notify_all()
-        self._thread.join(timeout)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Process items until `stop` (what the worker's own thread runs)."""
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._has_pending or self._stopped)

@@ -252,6 +252,31 @@ def test_the_node_survived_the_bad_messages_and_said_why(graph: Graph):
     )
 
 
+def test_inputs_follow_the_publishers_reliability(graph: Graph):
+    """qos.reliability auto: reliable for the rig's reliable publishers (whole large messages),
+    best effort once a best-effort publisher joins (which a reliable subscription could not
+    hear)."""
+    began = time.time()
+    counters = graph.counters(began)
+    assert counters["reliable /velodyne_points"] == "True", counters
+    best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    publisher = graph.helper.publisher(PointCloud2, KittiRig.CLOUD, best_effort)
+    try:
+        wait_until(
+            lambda: graph.counters(time.time() - 0.5)["reliable /velodyne_points"] == "False",
+            20,
+            "a best-effort subscription for a best-effort publisher",
+        )
+        assert graph.logged("/velodyne_points: subscribed best effort")
+    finally:
+        graph.helper.node.destroy_publisher(publisher)
+    wait_until(
+        lambda: graph.counters(time.time() - 0.5)["reliable /velodyne_points"] == "True",
+        20,
+        "reliable again once only reliable publishers are left",
+    )
+
+
 def test_a_qos_mismatch_is_logged_and_reported(graph: Graph):
     """Reconfigured for reliable inputs (parameters apply at the next configure), the node
     cannot hear a best-effort publisher, and says so."""
