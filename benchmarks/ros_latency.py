@@ -40,7 +40,34 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(config_name: str, frames: int, work: Path) -> dict[str, Any]:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else the architecture."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def parameter_file(work: Path, cpu_threads: int | None) -> Path | None:
+    """A copy of the shipped node parameters with model.cpu_threads set (None: shipped)."""
+    if cpu_threads is None:
+        return None
+    import yaml
+
+    from occle_ros.pipeline.config import shipped_node_params
+
+    params = yaml.safe_load(shipped_node_params().read_text())
+    params["occle"]["ros__parameters"]["model"]["cpu_threads"] = cpu_threads
+    path = work / f"occle_{cpu_threads}_threads.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def measure(
+    config_name: str, frames: int, work: Path, cpu_threads: int | None = None
+) -> dict[str, Any]:
     from diagnostic_msgs.msg import DiagnosticArray
 
     from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
@@ -58,7 +85,10 @@ def measure(config_name: str, frames: int, work: Path) -> dict[str, Any]:
     )
     checkpoint = work / f"{config_name}.pt"
     save_checkpoint(checkpoint, build_model(config, seed=0))
-    arguments = {"checkpoint": checkpoint, "device": "cpu"}
+    arguments: dict[str, Any] = {"checkpoint": checkpoint, "device": "cpu"}
+    params = parameter_file(work, cpu_threads)
+    if params is not None:
+        arguments["params_file"] = params
     latencies: list[float] = []
     with (
         probe("occle_latency_probe") as helper,
@@ -101,6 +131,7 @@ def measure(config_name: str, frames: int, work: Path) -> dict[str, Any]:
     steady = latencies[1:] if len(latencies) > 2 else latencies
     result = {
         "config": config_name,
+        "cpu_threads": values.get("cpu_threads", cpu_threads),
         "grid": list(config.grid.shape),
         "frames": frames,
         "first_frame_ms": latencies[0],
@@ -115,6 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=["occle_tiny", "occle_semantickitti"])
     parser.add_argument("--frames", type=int, default=12, help="frames per configuration")
+    parser.add_argument(
+        "--cpu-threads", type=int, help="model.cpu_threads (default: the shipped parameter, 0)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE") != "LOCALHOST":
@@ -123,11 +157,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for name in args.configs:
             frames = args.frames if "tiny" in name else max(3, args.frames // 3)
-            result = measure(name, frames, Path(work))
+            result = measure(name, frames, Path(work), args.cpu_threads)
             results.append(result)
             latency, stages = result["stamp_to_output"], result["node_stage_p50_ms"]
             print(
-                f"{name} {tuple(result['grid'])}: stamp-to-output p50 {latency['p50_ms']:.0f} ms"
+                f"{name} {tuple(result['grid'])}, cpu_threads {args.cpu_threads or 0}: "
+                f"stamp-to-output p50 {latency['p50_ms']:.0f} ms"
                 f", p95 {latency['p95_ms']:.0f} ms over {frames - 1} frames (first frame "
                 f"{result['first_frame_ms']:.0f} ms); node p50: convert "
                 f"{stages.get('convert', 0):.1f} ms, inference {stages.get('inference', 0):.0f}"
@@ -136,7 +171,7 @@ def main() -> None:
                 flush=True,
             )
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
         "results": results,
     }

@@ -252,8 +252,9 @@ class OccleNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.model = _Model(config, runner, tf2_ros.Buffer(node=self), pipeline, occupancy_type)
         self.get_logger().info(
-            f"model {runner.config.name} on {runner.device} ({runner.threads_note()}), grid "
-            f"{runner.config.grid.shape} in frame {pipeline.assembler.grid_frame!r}"
+            f"model {runner.config.name} on {runner.device} ({runner.cpu_threads()} CPU "
+            f"threads), grid {runner.config.grid.shape} in frame "
+            f"{pipeline.assembler.grid_frame!r}"
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -540,6 +541,7 @@ class OccleNode(LifecycleNode):
             "dropped_history_clouds": assembler.dropped_history_clouds,
             "uncompensated_cameras": assembler.uncompensated_cameras,
             "device": str(pipeline.runner.device),
+            "cpu_threads": pipeline.runner.cpu_threads(),
         }
         for stage, stats in pipeline.latency.summary().items():
             values[f"{stage} p50 ms"] = round(stats["p50_ms"], 1)

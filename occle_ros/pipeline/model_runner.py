@@ -100,9 +100,9 @@ class ModelRunner:
         torch.set_num_threads(threads)
         return threads
 
-    def threads_note(self) -> str:
-        """What the log says about CPU parallelism ("2 CPU threads")."""
-        return f"{torch.get_num_threads()} CPU threads"
+    def cpu_threads(self) -> int:
+        """torch's CPU threads now."""
+        return int(torch.get_num_threads())
 
     def release_device_memory(self) -> None:
         """Return the GPU's cached blocks to the driver (a deactivated node holds no cache)."""
