@@ -22,3 +22,14 @@ class DataFormatError(ValueError):
         if expected:
             message += f" (expected {expected})"
         super().__init__(message)
+
+
+class ConfigError(DataFormatError):
+    """A configuration value or command-line option that cannot be right (a zero batch size, a
+    negative learning rate, a device this machine lacks, a run folder that would be overwritten).
+
+    Args:
+        source: the configuration file, option or key.
+        problem: what was found.
+        expected: what was expected instead.
+    """

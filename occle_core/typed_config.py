@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from occle_core.errors import DataFormatError
+from occle_core.errors import ConfigError, DataFormatError
 
 T = TypeVar("T")
 
@@ -44,49 +45,63 @@ def _convert(value: Any, hint: Any, source: str, key: str) -> Any:
                 return _convert(value, option, source, key)
             except DataFormatError as error:
                 errors.append(error.expected or error.problem)
-        raise DataFormatError(source, f"{key} = {value!r}", " or ".join(errors))
+        raise ConfigError(source, f"{key} = {value!r}", " or ".join(errors))
     if origin is typing.Literal:
         if value not in args:
-            raise DataFormatError(source, f"{key} = {value!r}", f"one of {list(args)}")
+            raise ConfigError(source, f"{key} = {value!r}", f"one of {list(args)}")
         return value
     if origin is tuple:
         if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-            raise DataFormatError(source, f"{key} = {value!r}", f"a list ({_type_name(hint)})")
+            raise ConfigError(source, f"{key} = {value!r}", f"a list ({_type_name(hint)})")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
-            raise DataFormatError(source, f"{key} has {len(value)} values", f"{len(args)}")
+            raise ConfigError(source, f"{key} has {len(value)} values", f"{len(args)}")
         return tuple(
             _convert(v, a, source, f"{key}[{i}]")
             for i, (v, a) in enumerate(zip(value, args, strict=True))
         )
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, Mapping):
-            raise DataFormatError(source, f"{key} = {value!r}", f"a mapping ({hint.__name__})")
+            raise ConfigError(source, f"{key} = {value!r}", f"a mapping ({hint.__name__})")
         return _build(hint, value, source, key)
     if hint is bool:
         if not isinstance(value, bool):
-            raise DataFormatError(source, f"{key} = {value!r}", "true or false")
+            raise ConfigError(source, f"{key} = {value!r}", "true or false")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise DataFormatError(source, f"{key} = {value!r}", "an integer")
+            raise ConfigError(source, f"{key} = {value!r}", "an integer")
         return value
     if hint is float:
+        number = value
         if isinstance(value, str):
             # YAML 1.1 (PyYAML) reads "1e-3" as a string; accept what Python reads as a number.
             with contextlib.suppress(ValueError):
-                return float(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DataFormatError(source, f"{key} = {value!r}", "a number")
-        return float(value)
+                number = float(value)
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ConfigError(source, f"{key} = {value!r}", "a number")
+        if not math.isfinite(number):
+            raise ConfigError(source, f"{key} = {value!r}", "a finite number")
+        return float(number)
     if hint is str:
         if not isinstance(value, str):
-            raise DataFormatError(source, f"{key} = {value!r}", "a string")
+            raise ConfigError(source, f"{key} = {value!r}", "a string")
         return value
     if hint is Any:
         return value
     raise TypeError(f"typed_config: unsupported field type {hint!r} for {key}")
+
+
+class _RequirementError(ValueError):
+    """What `require` raises: its message already names the key."""
+
+
+def require(condition: bool, key: str, value: Any, expected: str) -> None:
+    """For `__post_init__` range checks: a ValueError naming the key, which `from_mapping`
+    reports as a ConfigError of the file (NaN fails every comparison, so it never passes)."""
+    if not condition:
+        raise _RequirementError(f"{key} = {value!r} (expected {expected})")
 
 
 def _build(cls: type[T], data: Mapping[str, Any], source: str, prefix: str) -> T:
@@ -95,22 +110,21 @@ def _build(cls: type[T], data: Mapping[str, Any], source: str, prefix: str) -> T
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"{prefix}." if prefix else ""
-        raise DataFormatError(
-            source, f"unknown key {where}{unknown[0]}", f"one of {sorted(fields)}"
-        )
+        raise ConfigError(source, f"unknown key {where}{unknown[0]}", f"one of {sorted(fields)}")
     values = {}
     for name, field in fields.items():
         key = f"{prefix}.{name}" if prefix else name
         if name in data:
             values[name] = _convert(data[name], hints[name], source, key)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise DataFormatError(source, f"missing key {key}", _type_name(hints[name]))
+            raise ConfigError(source, f"missing key {key}", _type_name(hints[name]))
     try:
         return cls(**values)
     except (ValueError, TypeError) as error:
         if isinstance(error, DataFormatError):
             raise
-        raise DataFormatError(source, f"{prefix or cls.__name__}: {error}") from error
+        where = "" if isinstance(error, _RequirementError) else f"{prefix or cls.__name__}: "
+        raise ConfigError(source, f"{where}{error}") from error
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any], source: str = "<config>") -> T:
@@ -126,7 +140,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], source: str = "<config>"
             dotted key.
     """
     if not isinstance(data, Mapping):
-        raise DataFormatError(source, f"top level is {type(data).__name__}", "a mapping")
+        raise ConfigError(source, f"top level is {type(data).__name__}", "a mapping")
     return _build(cls, data, source, "")
 
 
@@ -179,16 +193,16 @@ def apply_overrides(
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise DataFormatError(source, f"override {item!r}", "key=value")
+            raise ConfigError(source, f"override {item!r}", "key=value")
         node = result
         parts = key.split(".")
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise DataFormatError(source, f"override {item!r}: {part} is not a section")
+                raise ConfigError(source, f"override {item!r}: {part} is not a section")
             node = child
         try:
             node[parts[-1]] = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise DataFormatError(source, f"override {item!r}: invalid value ({error})") from error
+            raise ConfigError(source, f"override {item!r}: invalid value ({error})") from error
     return result

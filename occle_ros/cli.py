@@ -61,9 +61,11 @@ def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_to_bag(args: argparse.Namespace) -> int:
+    from occle_core.io.paths import check_arguments
     from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
     from occle_ros.bag.to_bag import write_sequence_bag
 
+    check_arguments(args, folders=["dataset"], new=["out"])
     unit = "key frames" if args.layout == "occ3d" else "scans"
 
     def progress(done: int, total: int) -> None:
@@ -147,11 +149,21 @@ def register_bag_eval(subparsers: argparse._SubParsersAction) -> None:
 def run_bag_eval(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from occle_core.errors import ConfigError, DataFormatError
     from occle_core.eval.report import format_table, report_dict
+    from occle_core.io.atomic import atomic_write_bytes
+    from occle_core.io.paths import check_arguments
     from occle_ros.bag.replay import replay_bag
     from occle_ros.pipeline.config import load_node_config, shipped_node_params
     from occle_ros.pipeline.model_runner import ModelRunner
 
+    check_arguments(
+        args, files=["checkpoint", "params"], folders=["gt"], new=["out"], out_files=["json"]
+    )
+    if not args.bag.exists():
+        raise ConfigError("bag", f"{args.bag}: no such bag", "a rosbag2 folder or .mcap file")
+    if args.scans is not None and args.scans < 1:
+        raise ConfigError("--scans", f"{args.scans}", ">= 1")
     config = load_node_config(args.params or shipped_node_params())
     model = config.model
     if args.device:
@@ -201,14 +213,30 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         "device": str(runner.device),
         "latency": report.latency,
     }
+    if report.bad_messages:
+        print(f"skipped before pairing: {report.bad_messages}")
+    if report.frames == 0:
+        raise DataFormatError(
+            args.bag,
+            f"no frame predicted ({report.skipped} sets skipped, {report.unsynced} messages "
+            "unpaired)",
+            "camera/LiDAR sets the node can pair and transform (see the skips above)",
+        )
     if report.scores is not None:
+        if not report.scored_frames:
+            raise DataFormatError(
+                args.bag,
+                f"none of its {report.frames} predicted frames matched a ground-truth frame of "
+                f"{args.gt} by stamp",
+                "the bag of that sequence (its /occle/source), or --gt-sequence",
+            )
         print(f"scored {len(report.scored_frames)} frames with ground truth")
         print(format_table(report.scores))
         result["scores"] = report_dict(report.scores)
     if args.out:
         print(f"wrote {args.out}")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        atomic_write_bytes(args.json, json.dumps(result, indent=2).encode())
     return 0
 
 
@@ -248,7 +276,7 @@ def run_play(args: argparse.Namespace) -> int:
         print(f"occle play: error: needs rclpy ({error}); see the README's ROS 2 section",
               file=sys.stderr)  # fmt: skip
         return 2
-    if args.rate <= 0 or args.delay < 0:
+    if not args.rate > 0 or not args.delay >= 0:
         print("occle play: error: --rate must be > 0 and --delay >= 0", file=sys.stderr)
         return 2
     rclpy.init()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from occle_core.io.atomic import atomic_write
+from occle_core.io.paths import output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _write_json(path: Path | None, text: str) -> None:
     if path is not None:
+        output_file(path, "--json")
         with atomic_write(path) as f:
             f.write(text.encode("utf-8"))
 
@@ -105,6 +107,8 @@ def _register_scan(benchmarks: argparse._SubParsersAction) -> None:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    if args.json is not None:  # before the benchmark runs, not after
+        output_file(args.json, "--json")
     from occle_core.bench.scan import ScanResult, benchmark_scan, format_table, results_json
 
     def progress(result: ScanResult) -> None:
@@ -163,6 +167,8 @@ def _register_model(benchmarks: argparse._SubParsersAction) -> None:
 
 
 def _run_model(args: argparse.Namespace) -> int:
+    if args.json is not None:  # before the benchmark runs, not after
+        output_file(args.json, "--json")
     from occle_core.bench.model import (
         ModelCase,
         ModelResult,

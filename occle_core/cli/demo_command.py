@@ -16,6 +16,7 @@ from occle_core.demos.real_data import (
     run_real_data_tour,
 )
 from occle_core.demos.training_demo import DemoSettings, run_training_demo
+from occle_core.errors import ConfigError
 from occle_core.eval.report import format_table
 
 
@@ -93,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from occle_core.io.paths import check_arguments
+
+    check_arguments(args, files=["checkpoint"], out_folders=["out"])
+    if args.checkpoint is not None:
+        from occle_core.model.checkpoint import read_checkpoint
+
+        read_checkpoint(args.checkpoint)  # before the data is generated, not after
+    if args.epochs < 0 or args.max_steps < 0:
+        raise ConfigError("--epochs/--max-steps", f"{args.epochs}/{args.max_steps}", ">= 0")
     out = Path(args.out)
     settings = DemoSettings(
         out=out,

@@ -9,6 +9,7 @@ from occle_core.data.semantickitti.labels import load_label_config
 from occle_core.eval.occ3d import evaluate_occ3d
 from occle_core.eval.report import Scores, format_table, write_json_report
 from occle_core.eval.semantickitti import SSCScores, evaluate_semantickitti
+from occle_core.io.paths import check_arguments
 
 _JSON_HELP = (
     "also write the scores as JSON to OUT (percent with 2 decimals: miou, per_class with "
@@ -152,6 +153,13 @@ def _finish(scores: Scores, json_path: Path | None) -> int:
 
 def run_semantickitti(args: argparse.Namespace) -> int:
     """Run `occle eval semantickitti`; returns the exit code."""
+    check_arguments(
+        args,
+        files=["label_config"],
+        folders=["dataset", "predictions"],
+        out_files=["json"],
+        out_folders=["render"],
+    )
     labels = load_label_config(args.label_config)
     sequences = args.sequences if args.sequences is not None else labels.split.get("valid", [])
     scores = evaluate_semantickitti(args.dataset, args.predictions, sequences, labels)
@@ -184,4 +192,5 @@ def _render(args: argparse.Namespace, sequences: list[int], scores: SSCScores) -
 
 def run_occ3d(args: argparse.Namespace) -> int:
     """Run `occle eval occ3d`; returns the exit code."""
+    check_arguments(args, folders=["gts", "predictions"], out_files=["json"])
     return _finish(evaluate_occ3d(args.gts, args.predictions, scenes=args.scenes), args.json)

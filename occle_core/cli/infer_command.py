@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from occle_core.cli.layout_args import add_layout_arguments
+from occle_core.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,10 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from occle_core.cli.progress import sequence_progress
     from occle_core.infer import infer_sequences
+    from occle_core.io.paths import check_arguments
     from occle_core.model.checkpoint import check_model_config, load_checkpoint
     from occle_core.train.trainer import resolve_device
 
-    device = resolve_device(args.device)
+    check_arguments(args, files=["checkpoint"], folders=["dataset"], out_folders=["out"])
+    if args.scans < 1:
+        raise ConfigError("--scans", f"{args.scans}", ">= 1")
+    device = resolve_device(args.device, "--device")
     model, _ = load_checkpoint(args.checkpoint, device)
     if args.config is not None:
         check_model_config(args.checkpoint, model.config, args.config)

@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from occle_core.data.kitti_raw.writer import write_kitti_raw
+    from occle_core.io.paths import check_arguments
 
+    check_arguments(args, folders=["dataset"], out_folders=["out"])
     folder = write_kitti_raw(args.dataset, args.sequence, args.out, args.date, args.drive)
     print(f"wrote {folder}")
     print(

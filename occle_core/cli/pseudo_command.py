@@ -119,6 +119,7 @@ def format_report(report: PseudoLabelReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from occle_core.cli.progress import sequence_progress
+    from occle_core.io.paths import check_arguments
     from occle_core.pseudo.alignment import load_alignment
     from occle_core.pseudo.generate import (
         PseudoLabeller,
@@ -126,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         generate_pseudo_labels,
     )
 
+    check_arguments(args, folders=["dataset", "segmenter", "detector", "sam"])
     target = args.target or args.layout
     alignment = load_alignment(target)
     labeller: PseudoLabeller

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from occle_core.cli.progress import sequence_progress
 from occle_core.data.synthetic.generate import SequenceReport, SynthConfig, write_synthetic_dataset
+from occle_core.errors import ConfigError
+from occle_core.io.paths import output_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +76,17 @@ def _summary(report: SequenceReport) -> str:
     )
 
 
+def _check_out(out: Path) -> None:
+    """`synth` writes a whole dataset (its description lists exactly the sequences written):
+    into a new or empty folder only, never over or beside another dataset."""
+    output_folder(out, "--out")
+    if out.is_dir() and any(out.iterdir()):
+        held = ", ".join(sorted(p.name for p in out.iterdir())[:4])
+        raise ConfigError("--out", f"{out} is not empty ({held})", "a new or empty folder")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_out(args.out)
     for name, value in (("--frames", args.frames), ("--gt-every", args.gt_every)):
         if value < 1:
             print(f"occle synth: error: {name} must be >= 1", file=sys.stderr)

@@ -22,9 +22,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--config", type=Path, help="training configuration YAML")
-    parser.add_argument("--run", type=Path, required=True, help="run folder (created)")
     parser.add_argument(
-        "--resume", action="store_true", help="continue from RUN/checkpoints/last.pt if present"
+        "--run",
+        type=Path,
+        required=True,
+        help="run folder (created; one that holds a run needs --resume or --force)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in RUN (its config.yaml, checkpoints/last.pt); overrides may "
+        "only change epochs, max_steps, device, threads, validate_every and log_every",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="delete the run files in RUN and start over"
     )
     parser.add_argument(
         "--checkpoint-every",
@@ -53,15 +64,26 @@ def progress_printer() -> Callable[[Progress], None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from occle_core.train.config import load_train_config
+    from occle_core.errors import ConfigError
+    from occle_core.io.paths import check_arguments, input_folder
+    from occle_core.train.run_folder import prepare_run_folder
     from occle_core.train.trainer import Trainer
 
-    config = load_train_config(args.config, args.overrides)
+    check_arguments(args, out_folders=["run"])
+    if args.checkpoint_every < 0:
+        raise ConfigError("--checkpoint-every", f"{args.checkpoint_every}", ">= 0 (0: per epoch)")
+    config_file = str(args.config) if args.config is not None else None
+    start = prepare_run_folder(args.run, config_file, args.overrides, args.resume, args.force)
+    config = start.config
     if not config.data.root:
-        print("occle train: error: data.root is not set (config or data.root=DIR)", file=sys.stderr)
-        return 2
+        raise ConfigError("data.root", "not set", "a dataset folder (config or data.root=DIR)")
+    input_folder(config.data.root, "data.root")
+    for path in start.removed_temporaries:
+        print(f"removed {path} (left by an interrupted checkpoint write)", file=sys.stderr)
+    for key, (before, after) in start.changes.items():
+        print(f"resuming with {key}: {before!r} -> {after!r}", file=sys.stderr)
     trainer = Trainer(config, args.run, checkpoint_every=args.checkpoint_every)
-    if args.resume and trainer.resume():
+    if start.resuming and trainer.resume():
         print(f"resumed at step {trainer.step} of {trainer.total_steps}", file=sys.stderr)
     result = trainer.fit(progress_printer())
     best = "-" if result.best_miou is None else f"{100 * result.best_miou:.2f} %"

@@ -46,6 +46,12 @@ class GridSpec:
             )
         if len(self.origin) != 3 or len(self.voxel_size) != 3 or len(self.dims) != 3:
             raise ValueError("GridSpec: origin, voxel_size and dims need three values each")
+        for name in ("origin", "voxel_size", "dims"):
+            values = getattr(self, name)
+            if not all(
+                isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values
+            ):
+                raise ValueError(f"GridSpec.{name}: {values} must be three numbers")
         if not all(np.isfinite(s) and s > 0 for s in self.voxel_size):
             raise ValueError(f"GridSpec.voxel_size: {self.voxel_size} must be finite and positive")
         if not all(np.isfinite(o) for o in self.origin):

@@ -67,7 +67,25 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataFormatError(
             path, f"checkpoint version {payload.get('version')}", f"{CHECKPOINT_VERSION}"
         )
+    _check_finite(payload.get("model", {}), path)
     return payload
+
+
+def _check_finite(weights: Any, path: str | os.PathLike[str]) -> None:
+    """A weight that is NaN or infinite (a diverged run, a corrupt file) would turn every
+    prediction into the same class without a word: refuse it, naming the tensor."""
+    if not isinstance(weights, dict):
+        return
+    for name, tensor in weights.items():
+        if (
+            isinstance(tensor, torch.Tensor)
+            and tensor.is_floating_point()
+            and not bool(torch.isfinite(tensor).all())
+        ):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise DataFormatError(
+                path, f"weight {name} holds {bad} NaN or infinite values", "finite weights"
+            )
 
 
 def load_checkpoint(

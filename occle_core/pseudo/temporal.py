@@ -21,6 +21,7 @@ coverage (docs/training.md has the table).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,8 +59,12 @@ class TemporalLifting:
             raise ValueError(f"TemporalLifting: window {self.back}/{self.forward} is negative")
         if self.depth_cell < 1 or self.own_weight < 1:
             raise ValueError("TemporalLifting: depth_cell and own_weight must be at least 1")
-        if self.tolerance <= 0 or self.relative_tolerance < 0:
-            raise ValueError("TemporalLifting: tolerances must be positive")
+        finite = math.isfinite(self.tolerance) and math.isfinite(self.relative_tolerance)
+        if not (finite and self.tolerance > 0 and self.relative_tolerance >= 0):
+            raise ValueError(
+                f"TemporalLifting: tolerances {self.tolerance} / {self.relative_tolerance} must "
+                "be positive"
+            )
 
     @classmethod
     def own_image_only(cls) -> TemporalLifting:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from occle_core.config_files import find_config
+from occle_core.errors import ConfigError
 from occle_core.train.augment import AugmentConfig
 from occle_core.train.budget import LabelBudgetConfig
 from occle_core.train.objective import ObjectiveConfig
-from occle_core.typed_config import apply_overrides, from_mapping, read_yaml
+from occle_core.typed_config import apply_overrides, from_mapping, read_yaml, require
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class DataConfig:
     sweeps: int = 0
     mask: Literal["camera", "lidar", "none"] = "camera"
 
+    def __post_init__(self) -> None:
+        require(self.scans >= 1, "data.scans", self.scans, ">= 1")
+        require(self.sweeps >= 0, "data.sweeps", self.sweeps, ">= 0")
+        require(bool(self.train_sequences), "data.train_sequences", self.train_sequences, "some")
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -72,6 +78,14 @@ class OptimConfig:
     min_lr_ratio: float = 0.0
     grad_clip: float = 35.0
     accumulate: int = 1
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "optim.lr", self.lr, "> 0")
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
+        require(self.warmup_steps >= 0, "optim.warmup_steps", self.warmup_steps, ">= 0")
+        require(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
+        require(self.grad_clip >= 0, "optim.grad_clip", self.grad_clip, ">= 0 (0: off)")
+        require(self.accumulate >= 1, "optim.accumulate", self.accumulate, ">= 1")
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,16 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
 
+    def __post_init__(self) -> None:
+        require(self.epochs >= 1, "epochs", self.epochs, ">= 1")
+        require(self.max_steps >= 0, "max_steps", self.max_steps, ">= 0 (0: all epochs)")
+        require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        require(0 <= self.ema_decay < 1, "ema_decay", self.ema_decay, "in [0, 1)")
+        require(0 <= self.ramp_fraction <= 1, "ramp_fraction", self.ramp_fraction, "in [0, 1]")
+        require(self.validate_every >= 1, "validate_every", self.validate_every, ">= 1")
+        require(self.log_every >= 1, "log_every", self.log_every, ">= 1")
+        require(self.threads >= 0, "threads", self.threads, ">= 0 (0: torch's default)")
+
 
 def load_train_config(
     path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()
@@ -125,5 +149,8 @@ def load_train_config(
     if path is not None:
         path = find_config("train", path)
     data = read_yaml(path) if path is not None else {}
+    if path is not None and not data:
+        # Probably a truncated or wrong file: training on all defaults would hide it.
+        raise ConfigError(path, "empty", "a training configuration (config/train/*.yaml)")
     source = str(path) if path is not None else "<defaults>"
     return from_mapping(TrainConfig, apply_overrides(data, overrides, source), source)

@@ -29,6 +29,7 @@ from occle_core.model.losses import (
 from occle_core.model.occle import OccLEOutput
 from occle_core.model.sap import sap_loss
 from occle_core.train.batch import TrainingBatch
+from occle_core.typed_config import require
 
 IGNORE = 255
 
@@ -80,10 +81,20 @@ class ObjectiveConfig:
     sap_min_weight: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.final_pseudo_end is not None and self.final_pseudo_end < 0:
-            raise ValueError(
-                f"objective.final_pseudo_end must be >= 0 or null, got {self.final_pseudo_end}"
-            )
+        for name in (
+            *("image", "voxel", "geometry", "semi", "final", "sap", "final_pseudo"),
+            *("final_semi", "final_free", "lovasz", "sap_min_weight"),
+        ):
+            value = getattr(self, name)
+            require(value >= 0, f"objective.{name}", value, ">= 0 (0 disables)")
+        end = self.final_pseudo_end
+        require(end is None or end >= 0, "objective.final_pseudo_end", end, ">= 0 or null")
+        require(
+            0 <= self.teacher_low <= self.teacher_high <= 1,
+            "objective.teacher_low/teacher_high",
+            (self.teacher_low, self.teacher_high),
+            "0 <= low <= high <= 1",
+        )
 
 
 def semi_supervised_targets(

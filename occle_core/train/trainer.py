@@ -31,6 +31,7 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
+from occle_core.errors import ConfigError
 from occle_core.eval.occ3d import Occ3DConfusion
 from occle_core.eval.semantickitti import SSCConfusion
 from occle_core.io.atomic import atomic_write_bytes
@@ -53,13 +54,24 @@ from occle_core.train.teacher import MeanTeacher
 from occle_core.typed_config import to_mapping
 
 
-def resolve_device(name: str) -> torch.device:
-    """ "auto" -> CUDA when available, else CPU."""
+def resolve_device(name: str, option: str = "device") -> torch.device:
+    """ "auto" -> CUDA when available, else CPU; "cpu", "cuda", "cuda:N" as named.
+
+    Raises:
+        ConfigError: a device name torch does not know, or CUDA on a machine without it.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(option, f"{name!r}", "auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
+        raise ConfigError(option, f"{name!r}: CUDA is not available on this machine", "auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(option, f"{name!r}: {torch.cuda.device_count()} GPU(s) here", "a GPU")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(option, f"{name!r}", "auto, cpu, cuda or cuda:N")
     return device
 
 

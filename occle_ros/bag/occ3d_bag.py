@@ -88,7 +88,7 @@ def write_occ3d_scene_bag(
         root: nuScenes data root (samples/, sweeps/, gts/).
         info_file: the info file listing the scene (relative to `root` or absolute).
         scene: scene name.
-        out: bag folder to create (written as `<out>.partial`, renamed when complete).
+        out: bag folder to create (written by `AtomicBagWriter`: complete, or not at all).
         cameras: cameras to write, in this order.
         progress: called as (key frames done, key frames).
 

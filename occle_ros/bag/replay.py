@@ -3,12 +3,12 @@ latency, scores against ground truth, and an mcap of the outputs for Foxglove/RV
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +21,9 @@ from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import Occ3DConfusion, Occ3DScores
 from occle_core.eval.semantickitti import SSCConfusion, SSCScores
-from occle_ros.bag.qos import qos
 from occle_ros.bag.tf_buffer import TransformBuffer
 from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
+from occle_ros.bag.writer import AtomicBagWriter
 from occle_ros.errors import MessageError
 from occle_ros.messages import typestore
 from occle_ros.pipeline.config import NodeConfig
@@ -68,8 +68,9 @@ class ReplayReport:
         latency: stage -> {count, mean_ms, p50_ms, p95_ms, max_ms}.
         scores: SSC or Occ3D scores against the ground truth, when given.
         scored_frames: stamps matched to ground-truth frames.
-        refused_stamps: sensor messages refused for their header stamp (zero, invalid, ahead of
-            the log time by more than `input.max_stamp_lead`).
+        bad_messages: topic -> messages skipped before pairing: bytes that do not
+            deserialise, bad transforms, stamps refused (zero, invalid, ahead of the log time by
+            more than `input.max_stamp_lead`).
     """
 
     frames: int = 0
@@ -79,7 +80,7 @@ class ReplayReport:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     scores: SSCScores | Occ3DScores | None = None
     scored_frames: list[int] = field(default_factory=list)
-    refused_stamps: int = 0
+    bad_messages: dict[str, int] = field(default_factory=dict)
 
     @property
     def frames_per_second(self) -> float:
@@ -295,9 +296,9 @@ def replay_bag(
             overrides.get("images"),
             overrides.get("camera_infos"),
         )
-        writer = _OutputWriter(Path(out)) if out is not None else None
-        try:
-            copy = writer.copy if writer is not None and with_inputs else None
+        outputs = _OutputWriter(Path(out)) if out is not None else None
+        with outputs if outputs is not None else contextlib.nullcontext():
+            copy = outputs.copy if outputs is not None and with_inputs else None
             source_info = _read_source_info(reader)
             tf = TransformBuffer()
             pipeline_config = _with_topics(config, chosen)
@@ -316,21 +317,17 @@ def replay_bag(
                     return
                 if ground_truth is not None:
                     ground_truth.add(result, report)
-                if writer is not None:
-                    writer.write(result, timestamp)
+                if outputs is not None:
+                    outputs.write(result, timestamp)
                 progress(pipeline.counters.frames)
 
-            _replay_messages(reader, chosen, sync, gate, tf, pipeline, process, copy, config)
-            if writer is not None:
-                writer.close()
-                writer = None
-        finally:
-            if writer is not None:
-                writer.discard()
+            skipped = _replay_messages(
+                reader, chosen, sync, gate, tf, pipeline, process, copy, config
+            )
+            report.bad_messages = dict(skipped)
         report.frames = pipeline.counters.frames
         report.skipped = pipeline.counters.skipped
         report.unsynced = sum(sync.stats.received.values()) - sync.stats.emitted * len(sync.inputs)
-        report.refused_stamps = sum(gate.refused.values())
         report.latency = pipeline.latency.summary()
         if ground_truth is not None:
             report.scores = ground_truth.scores()
@@ -348,7 +345,7 @@ def _read_source_info(reader: Any) -> dict[str, Any]:
     for connection, _, data in reader.messages(connections=connections):
         try:
             info = json.loads(reader.deserialize(data, connection.msgtype).data)
-        except ValueError as error:
+        except Exception as error:  # undecodable bytes or JSON: no description
             print(f"bag-eval: skipped a {SOURCE_TOPIC} message: {error}")
             continue
         if isinstance(info, dict):
@@ -377,8 +374,9 @@ def _replay_messages(
     process: Callable[[dict[str, Any], int], None],
     copy: Callable[[Any, int, bytes], None] | None,
     config: NodeConfig,
-) -> None:
-    """Feed the bag to the pipeline in log-time order, as the live node receives it.
+) -> Counter[str]:
+    """Feed the bag to the pipeline in log-time order, as the live node receives it; returns
+    the messages skipped (undecodable bytes, bad transforms, refused stamps) per topic.
 
     /tf and /tf_static enter the TF buffer as they come (so it ages samples out as tf2 does);
     sensor messages pass the stamp check, then the synchroniser; the cloud topic is also the
@@ -391,6 +389,7 @@ def _replay_messages(
         names.setdefault(info, []).append(info_key(i))
     tf_topics = ("/tf", "/tf_static")
     connections = [c for c in reader.connections if c.topic in names or c.topic in tf_topics]
+    skipped: Counter[str] = Counter()
     emitted: list[dict[str, Any]] = []
     sync.callback = emitted.append
     pending: deque[tuple[int, int, dict[str, Any]]] = deque()  # (due, completed, set)
@@ -403,14 +402,22 @@ def _replay_messages(
             copy(connection, timestamp, data)
         try:
             message: Any = reader.deserialize(data, connection.msgtype)
-            if connection.topic in tf_topics:
+        except Exception as error:  # any failure of rosbags on bytes from the file
+            skipped[connection.topic] += 1
+            print(
+                f"bag-eval: skipped a {connection.topic} message: does not deserialise ({error!r})"
+            )
+            continue
+        if connection.topic in tf_topics:
+            try:
                 tf.add_tf_message(message, connection.topic == "/tf_static", connection.topic)
-                continue
-        except (MessageError, ValueError) as error:
-            print(f"bag-eval: skipped a {connection.topic} message: {error}")
+            except MessageError as error:
+                skipped[connection.topic] += 1
+                print(f"bag-eval: skipped a {connection.topic} message: {error}")
             continue
         stamp_ns = gate.check(message, connection.topic, timestamp)
         if stamp_ns is None:
+            skipped[connection.topic] += 1
             print(f"bag-eval: skipped a {connection.topic} message: {gate.last_error}")
             continue
         if connection.topic == chosen.cloud:
@@ -421,6 +428,7 @@ def _replay_messages(
         emitted.clear()
     for _, completed, messages in pending:
         process(messages, completed)
+    return skipped
 
 
 def _factory() -> Any:
@@ -441,50 +449,29 @@ def _with_topics(config: NodeConfig, chosen: ReplayTopics) -> NodeConfig:
 
 
 class _OutputWriter:
-    """An mcap bag of the outputs, written to `<out>.partial` and renamed when closed."""
+    """The replay's outputs (and with `--with-inputs` its inputs and TF) as an mcap bag, through
+    the shared `AtomicBagWriter` (nothing half-written at `out`)."""
 
     def __init__(self, out: Path):
-        from rosbags.rosbag2 import StoragePlugin, Writer
+        self.bag = AtomicBagWriter(out, "mcap", "humble")
 
-        if out.exists():
-            raise FileExistsError(f"{out}: already exists; remove it or choose another --out")
-        self.out = out
-        self.partial = out.with_name(out.name + ".partial")
-        shutil.rmtree(self.partial, ignore_errors=True)
-        self.store = typestore("humble")
-        self.writer = Writer(self.partial, version=8, storage_plugin=StoragePlugin.MCAP)
-        self.writer.open()
-        self.connections: dict[str, Any] = {}
-        for key, (topic, msgtype) in OUTPUT_TOPICS.items():
-            self.connections[key] = self.writer.add_connection(
-                topic, msgtype, typestore=self.store, offered_qos_profiles=[qos(False)]
-            )
+    def __enter__(self) -> _OutputWriter:
+        self.bag.__enter__()
+        for topic, msgtype in OUTPUT_TOPICS.values():
+            self.bag.connect(topic, msgtype)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bag.__exit__(*exc)
 
     def write(self, output: PipelineOutput, timestamp: int) -> None:
-        for key in OUTPUT_TOPICS:
+        for key, (topic, _) in OUTPUT_TOPICS.items():
             message = getattr(output, key)
             if message is not None:
-                data = self.store.serialize_cdr(message, message.__msgtype__)
-                self.writer.write(self.connections[key], timestamp, data)
+                self.bag.write(topic, timestamp, message)
 
     def copy(self, connection: Any, timestamp: int, data: bytes) -> None:
-        if connection.topic not in self.connections:
-            self.connections[connection.topic] = self.writer.add_connection(
-                connection.topic,
-                connection.msgtype,
-                typestore=self.store,
-                offered_qos_profiles=[qos(connection.topic in ("/tf_static", SOURCE_TOPIC))],
-            )
-        self.writer.write(self.connections[connection.topic], timestamp, data)
-
-    def close(self) -> None:
-        """Finish the bag and move it to its name."""
-        self.writer.close()
-        self.partial.rename(self.out)
-
-    def discard(self) -> None:
-        """Drop a bag whose replay failed (nothing half-written is left at `out`)."""
-        try:
-            self.writer.close()
-        finally:
-            shutil.rmtree(self.partial, ignore_errors=True)
+        if not self.bag.connected(connection.topic):
+            latched = connection.topic in ("/tf_static", SOURCE_TOPIC)
+            self.bag.connect(connection.topic, connection.msgtype, latched)
+        self.bag.write_raw(connection.topic, timestamp, data)

@@ -1,4 +1,4 @@
-"""A rosbag2 written under `<out>.partial` and moved to `out` only when complete."""
+"""A rosbag2 written in a hidden folder beside `out` and moved to `out` only when complete."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from occle_ros.messages import typestore
 
 class AtomicBagWriter:
     """Context manager over rosbags' Writer: connections by topic, messages serialised with the
-    chosen distro's typestore, and no half-written bag at `out` when anything fails.
+    chosen distro's typestore (or copied as recorded bytes), and no half-written bag at `out`
+    when anything fails.
+
+    rosbags names the storage file after the bag folder, so the bag is written as
+    `<parent>/.<name>.partial/<name>/` (its data file `<name>.mcap` or `.db3` and metadata.yaml
+    naming it) and that folder is renamed to `out`: a finished bag carries no `partial` in any
+    name, and a failed one leaves only the hidden folder, removed at once (or by the next run).
 
     Args:
         out: bag folder to create.
@@ -34,7 +40,7 @@ class AtomicBagWriter:
         self.out = Path(out)
         if self.out.exists():
             raise FileExistsError(f"{self.out}: already exists; remove it or choose another --out")
-        self.partial = self.out.with_name(self.out.name + ".partial")
+        self.staging = self.out.parent / f".{self.out.name}.partial"
         self.storage = storage
         self.store = typestore(distro)
         self._writer: Any = None
@@ -43,9 +49,10 @@ class AtomicBagWriter:
     def __enter__(self) -> AtomicBagWriter:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
-        shutil.rmtree(self.partial, ignore_errors=True)
+        shutil.rmtree(self.staging, ignore_errors=True)  # a killed earlier run's leftovers
+        self.staging.mkdir(parents=True)
         plugin = StoragePlugin.MCAP if self.storage == "mcap" else StoragePlugin.SQLITE3
-        self._writer = Writer(self.partial, version=8, storage_plugin=plugin)
+        self._writer = Writer(self.staging / self.out.name, version=8, storage_plugin=plugin)
         self._writer.open()
         return self
 
@@ -55,9 +62,16 @@ class AtomicBagWriter:
             topic, msgtype, typestore=self.store, offered_qos_profiles=[qos(latched)]
         )
 
+    def connected(self, topic: str) -> bool:
+        return topic in self._connections
+
     def write(self, topic: str, stamp_ns: int, message: Any) -> None:
         """Serialise a message of a connected topic, logged at `stamp_ns`."""
         data = self.store.serialize_cdr(message, message.__msgtype__)
+        self._writer.write(self._connections[topic], stamp_ns, data)
+
+    def write_raw(self, topic: str, stamp_ns: int, data: bytes) -> None:
+        """Write a message of a connected topic as the serialised bytes it was recorded as."""
         self._writer.write(self._connections[topic], stamp_ns, data)
 
     def __exit__(
@@ -68,8 +82,7 @@ class AtomicBagWriter:
     ) -> None:
         try:
             self._writer.close()
-        finally:
             if kind is None:
-                self.partial.rename(self.out)
-            else:
-                shutil.rmtree(self.partial, ignore_errors=True)
+                (self.staging / self.out.name).rename(self.out)
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)

@@ -57,13 +57,19 @@ def image_to_array(msg: Any, source: str = "Image") -> NDArray[np.uint8]:
     return np.ascontiguousarray(pixels[:, :, list(rgb)])
 
 
-def compressed_to_array(msg: Any, source: str = "CompressedImage") -> NDArray[np.uint8]:
+def compressed_to_array(
+    msg: Any, source: str = "CompressedImage", size: tuple[int, int] | None = None
+) -> NDArray[np.uint8]:
     """A jpeg or png CompressedImage as (H, W, 3) uint8 RGB.
 
-    `format` may be "jpeg", "png" or image_transport's "rgb8; jpeg compressed bgr8" form.
+    `format` may be "jpeg", "png" or image_transport's "rgb8; jpeg compressed bgr8" form. The
+    size in the file's header is checked before anything is decoded: against `size` (the
+    CameraInfo's (width, height)) when given, and against PIL's decompression-bomb limit, so a
+    few bytes claiming a gigapixel image cost nothing.
 
     Raises:
-        MessageError: another format, or bytes that do not decode.
+        MessageError: another format, a size other than `size`, an image too large to
+            decode, or bytes that do not decode.
     """
     fmt = str(msg.format).lower()
     if not any(name in fmt for name in (*COMPRESSED_FORMATS, "jpg")):
@@ -72,8 +78,21 @@ def compressed_to_array(msg: Any, source: str = "CompressedImage") -> NDArray[np
         )
     try:
         with PilImage.open(io.BytesIO(np.frombuffer(msg.data, np.uint8).tobytes())) as image:
+            if size is not None and image.size != tuple(size):
+                raise MessageError(
+                    source,
+                    "CompressedImage.data",
+                    f"a {image.size[0]}x{image.size[1]} image",
+                    f"the CameraInfo's {size[0]}x{size[1]}",
+                )
             return np.asarray(image.convert("RGB"))
+    except (PilImage.DecompressionBombError, PilImage.DecompressionBombWarning) as error:
+        raise MessageError(
+            source, "CompressedImage.data", f"too large to decode ({error})", "a camera image"
+        ) from None
     except (OSError, ValueError, SyntaxError) as error:
+        if isinstance(error, MessageError):
+            raise
         raise MessageError(
             source, "CompressedImage.data", f"does not decode ({error})", f"{fmt} bytes"
         ) from None

@@ -196,12 +196,13 @@ class FrameAssembler:
         self, index: int, image: Any, info: Any, stamp_ns: int
     ) -> tuple[NDArray[np.uint8], CameraModel]:
         image_topic, info_topic = self.topics.images[index], self.topics.camera_infos[index]
+        intrinsics = camera_info_to_intrinsics(info, info_topic)
         pixels = (
-            compressed_to_array(image, image_topic)
+            # The CameraInfo's size bounds what may be decoded (decompression bombs).
+            compressed_to_array(image, image_topic, (intrinsics.width, intrinsics.height))
             if self.topics.compressed
             else image_to_array(image, image_topic)
         )
-        intrinsics = camera_info_to_intrinsics(info, info_topic)
         if pixels.shape[:2] != (intrinsics.height, intrinsics.width):
             raise MessageError(
                 image_topic,

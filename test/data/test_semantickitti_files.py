@@ -254,9 +254,13 @@ def test_calib_round_trip_is_byte_identical(seq00: Path, tmp_path: Path) -> None
 
 def test_calib_round_trip_synthetic(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
+    rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    rotation *= np.sign(np.linalg.det(rotation))  # a proper rotation: Tr must be rigid
+    tr = np.eye(4)
+    tr[:3, :3], tr[:3, 3] = rotation, rng.normal(size=3)
     calib = KittiCalibration(
         projections={k: rng.normal(size=(3, 4)) for k in ("P0", "P1", "P2", "P3")},
-        velo_to_cam0=np.vstack([rng.normal(size=(3, 4)), [0, 0, 0, 1]]),
+        velo_to_cam0=tr,
     )
     write_calib(tmp_path / "calib.txt", calib)
     again = read_calib(tmp_path / "calib.txt")

@@ -108,11 +108,14 @@ def test_semantickitti_cli_errors(
     argv = ["eval", "semantickitti", "--dataset", str(kitti[0]), "--sequences", "8"]
     assert main([*argv, "--predictions", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("occle eval: error:")
+    assert err.startswith("occle eval: error: --predictions:") and "no such folder" in err
+    (tmp_path / "empty").mkdir()
+    assert main([*argv, "--predictions", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
     assert "1 of 1 prediction files are missing" in err and "000000.label" in err
     bad_config = [*argv, "--predictions", str(kitti[1]), "--label-config", str(tmp_path / "x.yaml")]
     assert main(bad_config) == 2
-    assert "cannot read label configuration" in capsys.readouterr().err
+    assert "--label-config" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--predictions", str(kitti[1]), "--sequences", "eight"])
     assert exit_info.value.code == 2

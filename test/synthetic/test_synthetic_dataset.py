@@ -186,5 +186,5 @@ def test_cli_writes_a_dataset_and_rejects_bad_arguments(tmp_path, capsys):
     assert (out / "sequences" / "00" / "voxels" / "000000.label").is_file()
     assert not (out / "sequences" / "00" / "preview").exists()
     assert "sequence 00: 2 frames" in capsys.readouterr().out
-    assert main(["synth", "--out", str(out), "--frames", "0"]) == 2
+    assert main(["synth", "--out", str(tmp_path / "other"), "--frames", "0"]) == 2
     assert "--frames" in capsys.readouterr().err

@@ -159,7 +159,7 @@ def test_cli_train_infer_eval(dataset: Path, micro_model: Path, tmp_path, capsys
 
 def test_cli_train_needs_a_dataset(capsys, tmp_path):
     assert main(["train", "--run", str(tmp_path / "r")]) == 2
-    assert "data.root is not set" in capsys.readouterr().err
+    assert "data.root: not set" in capsys.readouterr().err
 
 
 def test_torchrun_process_group_of_one_trains_like_a_single_process(

@@ -122,6 +122,11 @@ def _load_npz(path: Path_, what: str) -> dict[str, NDArray]:
         NotImplementedError,
     ) as error:
         # Damaged archives surface as any of these from zipfile / zlib / numpy's format reader.
+        if "allow_pickle" in str(error):
+            # numpy's own wording would suggest loading pickles, which occle never does.
+            raise DataFormatError(
+                path, "a member is not a plain numeric array (damaged, or pickled objects)", what
+            ) from None
         raise DataFormatError(path, f"not a readable .npz archive ({error})", what) from None
     for key, value in arrays.items():
         if not isinstance(value, np.ndarray):

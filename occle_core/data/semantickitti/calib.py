@@ -75,15 +75,31 @@ def read_calib(path: str | os.PathLike[str]) -> KittiCalibration:
             path, f"missing calibration keys {missing}", f"all of {list(REQUIRED_KEYS)}"
         )
     for key in REQUIRED_KEYS:
-        if values[key].size != 12 or not np.isfinite(values[key]).all():
-            raise DataFormatError(
-                path, f"key {key!r} holds {values[key].size} values", "12 finite floats"
-            )
+        if values[key].size != 12:
+            raise DataFormatError(path, f"key {key!r} holds {values[key].size} values", "12")
+        if not np.isfinite(values[key]).all():
+            raise DataFormatError(path, f"key {key!r} holds a NaN or infinite value", "finite")
+    tr = to_homogeneous(values["Tr"].reshape(3, 4))
+    _check_rigid(tr, path)
     return KittiCalibration(
         projections={key: values[key].reshape(3, 4) for key in ("P0", "P1", "P2", "P3")},
-        velo_to_cam0=to_homogeneous(values["Tr"].reshape(3, 4)),
+        velo_to_cam0=tr,
         source=str(path),
     )
+
+
+def _check_rigid(tr: NDArray[np.float64], path: str | os.PathLike[str]) -> None:
+    """Tr is a rotation and a translation (the published ones are orthonormal to ~1e-7): a
+    singular or scaled Tr would silently skew every pose and projection."""
+    rotation = tr[:3, :3]
+    error = float(np.abs(rotation @ rotation.T - np.eye(3)).max())
+    if error > 1e-3 or float(np.linalg.det(rotation)) <= 0:
+        raise DataFormatError(
+            path,
+            f"key 'Tr' is not a rigid transform (rotation off orthonormal by {error:.3g}, "
+            f"determinant {np.linalg.det(rotation):.3g})",
+            "a 3x4 rotation + translation",
+        )
 
 
 def write_calib(path: str | os.PathLike[str], calib: KittiCalibration) -> None:

@@ -36,7 +36,13 @@ def _read_table(path: Path_, columns: int, what: str) -> NDArray[np.float64]:
             raise DataFormatError(
                 path, f"line {number} holds {len(row)} values", f"{columns} ({what})"
             )
+        if not np.isfinite(row).all():
+            raise DataFormatError(
+                path, f"line {number} holds a NaN or infinite value", f"{columns} finite floats"
+            )
         rows.append(row)
+    if not rows:
+        raise DataFormatError(path, "empty", f"one line of {columns} floats per scan ({what})")
     return np.asarray(rows, dtype=np.float64).reshape(-1, columns)
 
 

@@ -109,6 +109,8 @@ class SemanticKittiSequence:
         self.path = sequence_dir(root, sequence)
         self.labels = labels or load_label_config()
         self.grid = grid or dataset_grid(root)
+        #: NaN or infinite returns dropped from the scans read so far.
+        self.non_finite_points = 0
         if not self.path.is_dir():
             raise DataFormatError(
                 self.path, "sequence folder not found", "ROOT/sequences/XX as in SemanticKITTI"
@@ -121,18 +123,40 @@ class SemanticKittiSequence:
 
     @cached_property
     def poses(self) -> NDArray[np.float64]:
-        """(N, 4, 4) velodyne poses in the velodyne frame of scan 0 (identity if no poses.txt)."""
+        """(N, 4, 4) velodyne poses in the velodyne frame of scan 0 (identity if no poses.txt).
+
+        Raises:
+            DataFormatError: a poses.txt without a pose for every scan.
+        """
         file = self.path / "poses.txt"
         if not file.exists():
-            return np.tile(np.eye(4), (self.num_scans, 1, 1))
-        return read_poses(file, self.calib.velo_to_cam0)
+            return np.tile(np.eye(4), (self._scans_needed(), 1, 1))
+        poses = read_poses(file, self.calib.velo_to_cam0)
+        self._check_one_per_scan(file, len(poses), "poses")
+        return poses
 
     @cached_property
     def times(self) -> NDArray[np.float64]:
+        """(N,) scan times in seconds (0.1 s apart if no times.txt)."""
         file = self.path / "times.txt"
-        if file.exists():
-            return read_times(file)
-        return np.arange(self.num_scans, dtype=np.float64) * 0.1
+        if not file.exists():
+            return np.arange(self._scans_needed(), dtype=np.float64) * 0.1
+        times = read_times(file)
+        self._check_one_per_scan(file, len(times), "timestamps")
+        return times
+
+    def _scans_needed(self) -> int:
+        """Rows a per-scan table needs: one per scan index up to the last scan."""
+        return max(self.scan_ids, default=-1) + 1
+
+    def _check_one_per_scan(self, file: Path, rows: int, what: str) -> None:
+        needed = self._scans_needed()
+        if rows < needed:
+            raise DataFormatError(
+                file,
+                f"{rows} {what} for scans up to {needed - 1:06d}",
+                f"one line per scan ({needed} lines), as SemanticKITTI has",
+            )
 
     @cached_property
     def scan_ids(self) -> list[int]:
@@ -153,14 +177,29 @@ class SemanticKittiSequence:
         return self.path / folder / f"{index:06d}{suffix}"
 
     def _pose_and_time(self, index: int) -> tuple[NDArray[np.float64], float]:
-        poses, times = self.poses, self.times
-        pose = poses[index] if index < len(poses) else np.eye(4)
-        time = float(times[index]) if index < len(times) else index * 0.1
-        return pose, time
+        return self.poses[index], float(self.times[index])
+
+    def scan(self, index: int) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+        """The points of scan `index` with a finite x, y, z, and which of the file's points
+        they are (NaN and infinite returns are dropped and counted in `non_finite_points`).
+
+        Raises:
+            DataFormatError: a scan file without any point.
+        """
+        file = self.file("velodyne", index, ".bin")
+        raw = read_velodyne(file)
+        if len(raw) == 0:
+            raise DataFormatError(file, "holds no points", "a LiDAR scan (float32 x, y, z, i)")
+        finite = np.asarray(np.isfinite(raw[:, :3]).all(axis=1), dtype=np.bool_)
+        if finite.all():
+            return raw, finite
+        self.non_finite_points += int((~finite).sum())
+        return raw[finite], finite
 
     def frame(self, index: int, load_image: bool = True, image: str = "image_2") -> Frame:
-        """Frame `index`: its scan, the colour image (when present) and calibration."""
-        points = read_velodyne(self.file("velodyne", index, ".bin"))
+        """Frame `index`: its scan (finite points only), the colour image (when present) and
+        calibration."""
+        points, _ = self.scan(index)
         images, cameras = [], []
         image_file = self.file(image, index, ".png")
         if load_image and image_file.exists():
@@ -180,9 +219,14 @@ class SemanticKittiSequence:
     def point_labels(
         self, index: int, num_points: int | None = None
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
-        """Training class (0..19) and instance id of every point of scan `index`."""
+        """Training class (0..19) and instance id of every finite point of scan `index` (the
+        points `frame` returns; `num_points`, when given, is checked against them)."""
         file = self.file("labels", index, ".label")
-        semantic, instance = read_point_labels(file, num_points)
+        _, finite = self.scan(index)
+        semantic, instance = read_point_labels(file, len(finite))
+        semantic, instance = semantic[finite], instance[finite]
+        if num_points is not None and len(semantic) != num_points:
+            raise ValueError(f"{file}: {len(semantic)} labelled points, caller has {num_points}")
         return self.labels.to_learning(semantic, str(file), completion=False), instance
 
     def voxel_ground_truth(self, index: int) -> VoxelGroundTruth:
