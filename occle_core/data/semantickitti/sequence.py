@@ -111,6 +111,7 @@ class SemanticKittiSequence:
         self.grid = grid or dataset_grid(root)
         #: NaN or infinite returns dropped from the scans read so far.
         self.non_finite_points = 0
+        self._last_finite: tuple[int, NDArray[np.bool_]] | None = None
         if not self.path.is_dir():
             raise DataFormatError(
                 self.path, "sequence folder not found", "ROOT/sequences/XX as in SemanticKITTI"
@@ -191,6 +192,7 @@ class SemanticKittiSequence:
         if len(raw) == 0:
             raise DataFormatError(file, "holds no points", "a LiDAR scan (float32 x, y, z, i)")
         finite = np.asarray(np.isfinite(raw[:, :3]).all(axis=1), dtype=np.bool_)
+        self._last_finite = (index, finite)
         if finite.all():
             return raw, finite
         self.non_finite_points += int((~finite).sum())
@@ -222,7 +224,10 @@ class SemanticKittiSequence:
         """Training class (0..19) and instance id of every finite point of scan `index` (the
         points `frame` returns; `num_points`, when given, is checked against them)."""
         file = self.file("labels", index, ".label")
-        _, finite = self.scan(index)
+        if self._last_finite is not None and self._last_finite[0] == index:
+            finite = self._last_finite[1]  # the scan `frame` just read: not read twice
+        else:
+            _, finite = self.scan(index)
         semantic, instance = read_point_labels(file, len(finite))
         semantic, instance = semantic[finite], instance[finite]
         if num_points is not None and len(semantic) != num_points:
