@@ -100,10 +100,10 @@ def replay() -> dict[str, float]:
     from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
     from occle_core.model.build import build_model
     from occle_core.model.config import load_model_config
+    from occle_core.runtime import ModelRunner
     from occle_ros.bag.replay import replay_bag
     from occle_ros.bag.to_bag import write_sequence_bag
     from occle_ros.pipeline.config import NodeConfig
-    from occle_ros.pipeline.model_runner import ModelRunner
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "synthetic"
@@ -132,10 +132,10 @@ def replay_occ3d() -> dict[str, float]:
     from occle_core.data.synthetic.surround import INFO_FILE
     from occle_core.model.build import build_model
     from occle_core.model.config import load_model_config
+    from occle_core.runtime import ModelRunner
     from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
     from occle_ros.bag.replay import replay_bag
     from occle_ros.pipeline.config import load_node_config
-    from occle_ros.pipeline.model_runner import ModelRunner
 
     params = Path(__file__).resolve().parents[1] / "config" / "occle_nuscenes.yaml"
     with tempfile.TemporaryDirectory() as tmp:

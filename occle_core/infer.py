@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,49 +14,8 @@ from occle_core.data.nuscenes.occ3d import write_occ3d_prediction
 from occle_core.data.nuscenes.scene import Occ3DScene
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence, write_prediction
 from occle_core.data.source import SequenceSource
-from occle_core.frame import Frame
-from occle_core.geometry.aggregate import aggregate_frames
-from occle_core.model.inputs import PixelMapCache, prepare_inputs
 from occle_core.model.occle import OccLE
-
-
-@dataclass(frozen=True)
-class AggregatedScans:
-    """Scan t with the scans before it merged into its LiDAR frame.
-
-    Attributes:
-        frame: merged points (N, 4) with the images, cameras, pose and time of scan t.
-        scans: the scan numbers merged, oldest first (t last).
-        source: (N,) int32 position in `scans` of each point's scan.
-    """
-
-    frame: Frame
-    scans: list[int]
-    source: NDArray[np.int32]
-
-
-def aggregate_scans(sequence: SequenceSource, index: int, scans: int) -> AggregatedScans:
-    """Scan `index` and up to `scans - 1` scans before it, in the LiDAR frame of `index`."""
-    history = [i for i in sequence.scan_ids if index - scans < i <= index]
-    if not history or history[-1] != index:
-        raise ValueError(f"sequence {sequence.sequence} has no scan {index}")
-    frames = [sequence.frame(i, load_image=(i == index)) for i in history]
-    current = frames[-1]
-    merged = aggregate_frames(frames, current)
-    frame = Frame(
-        merged.points,
-        current.images,
-        current.cameras,
-        current.pose,
-        current.time,
-        current.frame_id,
-    )
-    return AggregatedScans(frame, history, merged.source)
-
-
-def aggregated_frame(sequence: SequenceSource, index: int, scans: int) -> Frame:
-    """The merged Frame of `aggregate_scans`."""
-    return aggregate_scans(sequence, index, scans).frame
+from occle_core.runtime.runner import ModelRunner
 
 
 def prediction_frames(sequence: SemanticKittiSequence) -> list[int]:
@@ -71,7 +29,6 @@ def prediction_frames(sequence: SemanticKittiSequence) -> list[int]:
     return [i for i in sequence.scan_ids if i % 5 == 0]
 
 
-@torch.no_grad()
 def predict_frames(
     model: OccLE,
     sequence: SequenceSource,
@@ -79,24 +36,19 @@ def predict_frames(
     scans: int = 3,
     device: torch.device | str = "cpu",
 ) -> Iterator[tuple[int, NDArray[np.uint8]]]:
-    """Yield (index, (X, Y, Z) uint8 predicted training classes) for each frame."""
-    model.eval()
-    cache = PixelMapCache(model.config)
-    for index in indices:
-        frame = aggregated_frame(sequence, index, scans)
-        inputs = prepare_inputs([frame], model.config, cache, device=device)
-        labels = model(inputs).labels()[0].to("cpu").numpy().astype(np.uint8)
-        yield index, labels
+    """Yield (index, (X, Y, Z) uint8 predicted training classes) for each frame (through
+    `ModelRunner.predict_sequence`, the one inference path)."""
+    runner = ModelRunner(model, torch.device(device))
+    yield from runner.predict_sequence(sequence, indices, scans)
 
 
 def infer_sequences(
-    model: OccLE,
+    runner: ModelRunner,
     root: str | os.PathLike[str],
     sequences: Sequence[str],
     out_root: str | os.PathLike[str],
     frames: Sequence[int] | None = None,
     scans: int = 3,
-    device: torch.device | str = "cpu",
     progress: Callable[[str, int, int], None] = lambda *_: None,
 ) -> list[Path]:
     """Predict frames of `sequences` and write them in the official submission layout
@@ -109,19 +61,16 @@ def infer_sequences(
     for name in sequences:
         sequence = SemanticKittiSequence(root, name)
         indices = list(frames) if frames is not None else prediction_frames(sequence)
-        for done, (index, labels) in enumerate(
-            predict_frames(model, sequence, indices, scans, device)
-        ):
+        for done, (index, labels) in enumerate(runner.predict_sequence(sequence, indices, scans)):
             written.append(write_prediction(out_root, sequence.sequence, index, labels))
             progress(sequence.sequence, done + 1, len(indices))
     return written
 
 
 def infer_occ3d_scenes(
-    model: OccLE,
+    runner: ModelRunner,
     scenes: Sequence[Occ3DScene],
     out_root: str | os.PathLike[str],
-    device: torch.device | str = "cpu",
     progress: Callable[[str, int, int], None] = lambda *_: None,
 ) -> list[Path]:
     """Predict every key frame of Occ3D scenes (`open_occ3d_scenes`) and write the challenge's
@@ -133,7 +82,7 @@ def infer_occ3d_scenes(
     written = []
     for scene in scenes:
         indices = scene.scan_ids
-        for done, (index, labels) in enumerate(predict_frames(model, scene, indices, 1, device)):
+        for done, (index, labels) in enumerate(runner.predict_sequence(scene, indices, 1)):
             token = scene.token(index)
             written.append(write_occ3d_prediction(out_root, token, labels, scene.grid.shape))
             progress(scene.sequence, done + 1, len(indices))

@@ -153,9 +153,9 @@ def run_bag_eval(args: argparse.Namespace) -> int:
     from occle_core.eval.report import format_table, report_dict
     from occle_core.io.atomic import atomic_write_bytes
     from occle_core.io.paths import check_arguments
+    from occle_core.runtime import ModelRunner
     from occle_ros.bag.replay import replay_bag
     from occle_ros.pipeline.config import load_node_config, shipped_node_params
-    from occle_ros.pipeline.model_runner import ModelRunner
 
     check_arguments(
         args, files=["checkpoint", "params"], folders=["gt"], new=["out"], out_files=["json"]
@@ -173,7 +173,10 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         config = dataclasses.replace(
             config, input=dataclasses.replace(config.input, scans=args.scans)
         )
-    runner = ModelRunner.from_checkpoint(args.checkpoint, args.config, model.device, model.amp)
+    # The node's device policy: a replay of the node falls back to the CPU as the node does.
+    runner = ModelRunner.from_checkpoint(
+        args.checkpoint, args.config, model.device, model.amp, fallback=True
+    )
     overrides = {
         "cloud": args.cloud_topic,
         "images": args.image_topic,

@@ -55,12 +55,12 @@ from std_msgs.msg import Float64
 from visualization_msgs.msg import MarkerArray
 
 from occle_core.errors import DataFormatError
+from occle_core.runtime import ModelRunner
 from occle_ros.conversions.transform import transform_to_matrix
 from occle_ros.errors import MessageError
 from occle_ros.messages import stamp_to_ns
 from occle_ros.node_parameters import declare_node_parameters, read_node_config
 from occle_ros.pipeline.config import NodeConfig, node_config_from_parameters, parameter_defaults
-from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
     CLOUD_KEY,
     OccupancyPipeline,
@@ -237,8 +237,13 @@ class OccleNode(LifecycleNode):
         try:
             config = self._resolved_topics(read_node_config(self))
             self.get_logger().info(f"effective configuration: {config}")
+            # A robot without its GPU should still publish (slowly): CPU fallback with a warning.
             runner = ModelRunner.from_checkpoint(
-                config.model.checkpoint, config.model.config, config.model.device, config.model.amp
+                config.model.checkpoint,
+                config.model.config,
+                config.model.device,
+                config.model.amp,
+                fallback=True,
             )
             runner.use_cpu_threads(config.model.cpu_threads)
             pipeline = OccupancyPipeline(

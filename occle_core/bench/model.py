@@ -196,11 +196,12 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
     """Parameters, preprocessing, forward, per-part and training-step times, in this process."""
     import torch
 
-    from occle_core.model.inputs import PixelMapCache, prepare_inputs
+    from occle_core.runtime import ModelRunner
 
     config, model, frame, source = _setup(case)
-    cache = PixelMapCache(config)
-    inputs = prepare_inputs([frame], config, cache)
+    # The inference runtime's own steps (what `occle infer` and the node run), on the CPU.
+    runner = ModelRunner(model, torch.device("cpu"))
+    inputs = runner.prepare(frame)
     result: dict[str, Any] = {
         "name": config.name,
         "grid": "x".join(str(n) for n in config.grid.shape),
@@ -214,15 +215,13 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
     }
 
     def prepare() -> None:
-        prepare_inputs([frame], config, cache)
+        runner.prepare(frame)
 
     seconds, _ = best_time(prepare, case.repeats, 10.0)
     result["prepare_ms"] = seconds * 1e3
-    model.eval()
 
     def forward() -> None:
-        with torch.no_grad():
-            model(inputs)
+        runner.forward(inputs)
 
     seconds, _ = best_time(forward, case.repeats, _TIME_BUDGET_S)
     result["forward_ms"] = seconds * 1e3

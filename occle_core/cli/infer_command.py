@@ -42,16 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from occle_core.cli.progress import sequence_progress
     from occle_core.infer import infer_sequences
     from occle_core.io.paths import check_arguments
-    from occle_core.model.checkpoint import check_model_config, load_checkpoint
-    from occle_core.train.trainer import resolve_device
+    from occle_core.runtime import ModelRunner, resolve_device
 
     check_arguments(args, files=["checkpoint"], folders=["dataset"], out_folders=["out"])
     if args.scans < 1:
         raise ConfigError("--scans", f"{args.scans}", ">= 1")
-    device = resolve_device(args.device, "--device")
-    model, _ = load_checkpoint(args.checkpoint, device)
-    if args.config is not None:
-        check_model_config(args.checkpoint, model.config, args.config)
+    resolve_device(args.device, "--device")  # refused before the checkpoint is read
+    runner = ModelRunner.from_checkpoint(args.checkpoint, args.config or "", args.device)
     show = sequence_progress("predicting")
     if args.layout == "occ3d":
         from occle_core.data.nuscenes.scene import open_occ3d_scenes
@@ -59,22 +56,20 @@ def run(args: argparse.Namespace) -> int:
 
         scenes = open_occ3d_scenes(args.dataset, args.info_file, args.sequences, args.sweeps)
         written = infer_occ3d_scenes(
-            model,
+            runner,
             scenes,
             args.out,
-            device=device,
             progress=lambda seq, done, total: show(seq, "key frames", done, total),
         )
         print(f"wrote {len(written)} predictions under {args.out}", file=sys.stdout)
         return 0
     written = infer_sequences(
-        model,
+        runner,
         args.dataset,
         args.sequences,
         args.out,
         frames=args.frame,
         scans=args.scans,
-        device=device,
         progress=lambda seq, done, total: show(seq, "frames", done, total),
     )
     print(f"wrote {len(written)} predictions under {args.out}", file=sys.stdout)

@@ -35,9 +35,9 @@ from occle_core.eval.report import format_table, report_dict
 from occle_core.eval.semantickitti import SSCScores, evaluate_semantickitti
 from occle_core.infer import infer_sequences
 from occle_core.io.atomic import atomic_write_bytes
-from occle_core.model.checkpoint import load_checkpoint
 from occle_core.pseudo.alignment import load_alignment
 from occle_core.pseudo.generate import PseudoLabelReport, SimulatedLabeller, generate_pseudo_labels
+from occle_core.runtime import ModelRunner
 from occle_core.train.config import load_train_config
 from occle_core.train.trainer import Progress, Trainer
 
@@ -160,9 +160,9 @@ def run_training_demo(
     train_seconds = time.perf_counter() - started
 
     say("[5/6] inference and the official SemanticKITTI SSC metric on the validation sequence")
-    model, _ = load_checkpoint(checkpoint)
+    runner = ModelRunner.from_checkpoint(checkpoint, device="cpu")
     predictions = out / "predictions"
-    infer_sequences(model, dataset, [val_name], predictions)
+    infer_sequences(runner, dataset, [val_name], predictions)
     scores = evaluate_semantickitti(dataset, predictions, [val_name])
 
     say("[6/6] renderings")

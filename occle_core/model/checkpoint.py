@@ -102,6 +102,8 @@ def load_checkpoint(
     """
     payload = read_checkpoint(path)
     config = from_mapping(OccLEConfig, payload["config"], f"{path} (config)")
+    if not config.class_names:
+        config = dataclasses.replace(config, class_names=legacy_class_names(config))
     model = build_model(without_image_weights(config))
     try:
         model.load_state_dict(payload["model"])
@@ -109,6 +111,21 @@ def load_checkpoint(
         first = str(error).split("\n\t")[1:2] or [str(error)]
         raise DataFormatError(path, f"weights do not fit the config: {first[0]}") from error
     return model.to(device).eval(), payload.get("extra", {})
+
+
+def legacy_class_names(config: OccLEConfig) -> tuple[str, ...]:
+    """The class names of a checkpoint written before they travelled inside it, from what its
+    class count implies: SemanticKITTI (20 classes, empty 0), Occ3D-nuScenes (18, free 17),
+    else class_<i>."""
+    from occle_core.data.nuscenes.occ3d import OCC3D_CLASS_NAMES, OCC3D_FREE
+    from occle_core.data.semantickitti.labels import load_label_config
+
+    kitti = load_label_config().class_names
+    if config.num_classes == len(kitti) and config.empty_label == 0:
+        return tuple(kitti)
+    if config.num_classes == len(OCC3D_CLASS_NAMES) and config.empty_label == OCC3D_FREE:
+        return tuple(OCC3D_CLASS_NAMES)
+    return tuple(f"class_{i}" for i in range(config.num_classes))
 
 
 def without_image_weights(config: OccLEConfig) -> OccLEConfig:

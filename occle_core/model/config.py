@@ -77,6 +77,9 @@ class OccLEConfig:
         name: a label for logs and checkpoints.
         num_classes: M, output classes including the empty class.
         empty_label: index of the empty (free) class in the M logits.
+        class_names: the name of each of the M classes, in logit order; they travel in every
+            checkpoint (empty only in checkpoints written before they did, whose names
+            `occle_core.model.checkpoint` restores from the class count).
         grid: the output voxel grid (in the reference frame of the input points and cameras).
         num_cameras: cameras per frame (1 on SemanticKITTI, 6 on nuScenes).
         image_size: (H, W) the images are resized to; divisible by 2**(levels - 1) of both
@@ -94,6 +97,7 @@ class OccLEConfig:
     name: str = "occle"
     num_classes: int = 20
     empty_label: int = 0
+    class_names: tuple[str, ...] = ()
     grid: GridSpec = SEMANTICKITTI_GRID
     num_cameras: int = 1
     image_size: tuple[int, int] = (376, 1248)
@@ -109,6 +113,10 @@ class OccLEConfig:
             raise ValueError(
                 f"num_classes={self.num_classes}, empty_label={self.empty_label}: need at least "
                 "2 classes and the empty label among them"
+            )
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"class_names lists {len(self.class_names)} names for {self.num_classes} classes"
             )
         if self.num_cameras < 1:
             raise ValueError(f"num_cameras={self.num_cameras}: the model needs a camera")

@@ -20,9 +20,9 @@ from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.data.source import SequenceSource
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
+from occle_core.geometry.aggregate import aggregate_scans
 from occle_core.geometry.raytrace import FREE, UNKNOWN, lidar_evidence
 from occle_core.geometry.transforms import invert_rigid
-from occle_core.infer import aggregate_scans
 from occle_core.io.images import read_label_image
 from occle_core.model.config import OccLEConfig
 from occle_core.pseudo.cache import (

@@ -31,7 +31,6 @@ import torch
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from occle_core.errors import ConfigError
 from occle_core.eval.occ3d import Occ3DConfusion
 from occle_core.eval.semantickitti import SSCConfusion
 from occle_core.io.atomic import atomic_write_bytes
@@ -41,6 +40,7 @@ from occle_core.model.config import load_model_config
 from occle_core.model.inputs import OccLEInputs
 from occle_core.model.losses import class_weights_from_frequencies
 from occle_core.model.occle import OccLE
+from occle_core.runtime.device import resolve_device as runtime_device
 from occle_core.train.augment import flip_sample_y, student_view, y_symmetric
 from occle_core.train.batch import BatchBuilder, TrainingBatch
 from occle_core.train.budget import IGNORE, LabelBudget
@@ -55,24 +55,9 @@ from occle_core.typed_config import to_mapping
 
 
 def resolve_device(name: str, option: str = "device") -> torch.device:
-    """ "auto" -> CUDA when available, else CPU; "cpu", "cuda", "cuda:N" as named.
-
-    Raises:
-        ConfigError: a device name torch does not know, or CUDA on a machine without it.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ConfigError(option, f"{name!r}", "auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(option, f"{name!r}: CUDA is not available on this machine", "auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(option, f"{name!r}: {torch.cuda.device_count()} GPU(s) here", "a GPU")
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(option, f"{name!r}", "auto, cpu, cuda or cuda:N")
-    return device
+    """Training's device: `occle_core.runtime.resolve_device` without CPU fallback (a run that
+    asked for a GPU must not crawl on the CPU)."""
+    return runtime_device(name, option).device
 
 
 @dataclass

@@ -21,13 +21,13 @@ from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import Occ3DConfusion, Occ3DScores
 from occle_core.eval.semantickitti import SSCConfusion, SSCScores
+from occle_core.runtime import ModelRunner
 from occle_ros.bag.tf_buffer import TransformBuffer
 from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
 from occle_ros.bag.writer import AtomicBagWriter
 from occle_ros.errors import MessageError
 from occle_ros.messages import typestore
 from occle_ros.pipeline.config import NodeConfig
-from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import (
     CLOUD_KEY,
     OccupancyPipeline,

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from occle_core.frame import Frame
+from occle_core.geometry.aggregate import merge_clouds
 from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.transforms import invert_rigid, transform_points
 from occle_ros.conversions.camera import camera_info_to_intrinsics
@@ -175,7 +176,7 @@ class FrameAssembler:
         with self._lock:
             earlier = [e for e in self._history if e.stamp_ns < stamp_ns and not e.failed]
         grid_from_world = invert_rigid(world_from_grid)
-        parts = []
+        past_clouds, grid_from_past = [], []
         for entry in earlier[-(self.scans - 1) :]:
             try:
                 past_pose, past_points = self._convert_past(entry)
@@ -184,13 +185,15 @@ class FrameAssembler:
                 entry.failed = True
                 self.dropped_history_clouds += 1
                 continue
-            moved = past_points.copy()
-            moved[:, :3] = transform_points(grid_from_world @ past_pose, past_points[:, :3])
-            parts.append(moved)
+            past_clouds.append(past_points)
+            grid_from_past.append(grid_from_world @ past_pose)
         kept = points if far is None else points[far]
         self._remember(_PastCloud(stamp_ns, None, (world_from_grid, kept)))
-        clouds = [*parts, points]
-        return np.concatenate(clouds[::-1] if self.newest_first else clouds), world_from_grid
+        # The one merging rule of the dataset readers and training (geometry.aggregate).
+        merged, _ = merge_clouds(
+            [*past_clouds, points], [*grid_from_past, None], newest_first=self.newest_first
+        )
+        return merged, world_from_grid
 
     def _camera(
         self, index: int, image: Any, info: Any, stamp_ns: int

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from occle_core.occupancy import OccupancyGrid
+from occle_core.runtime import ModelRunner
 from occle_core.viz.palette import class_colors
 from occle_ros.conversions.markers import VoxelPointCache, grid_to_cloud, grid_to_markers
 from occle_ros.conversions.occupancy import grid_to_message
@@ -19,7 +20,6 @@ from occle_ros.messages import MessageFactory, stamp_to_ns
 from occle_ros.pipeline.config import NodeConfig
 from occle_ros.pipeline.frames import FrameAssembler, SensorTopics, TransformLookup
 from occle_ros.pipeline.latency import LatencyStats
-from occle_ros.pipeline.model_runner import ModelRunner
 
 
 class Logger(Protocol):

@@ -197,11 +197,11 @@ def test_bag_eval_that_scores_nothing_is_an_error(dataset, checkpoint, tmp_path,
 def test_an_undecodable_bag_message_is_a_counted_skip(dataset, checkpoint, tmp_path):
     from rosbags.rosbag2 import Reader, Writer
 
+    from occle_core.runtime import ModelRunner
     from occle_ros.bag.replay import replay_bag
     from occle_ros.bag.to_bag import write_sequence_bag
     from occle_ros.messages import typestore
     from occle_ros.pipeline.config import NodeConfig
-    from occle_ros.pipeline.model_runner import ModelRunner
 
     good = write_sequence_bag(dataset, "00", tmp_path / "good", frames=[0, 1, 2])
     broken = tmp_path / "broken"

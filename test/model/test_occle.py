@@ -314,6 +314,7 @@ def test_real_nuscenes_sample_runs_through_a_six_camera_model(real_data: Path):
         grid=OCC3D_GRID,
         num_classes=18,
         empty_label=17,
+        class_names=occ3d.class_names,
         num_cameras=6,
         image_size=(64, 112),
         level_channels=(4, 8, 16),

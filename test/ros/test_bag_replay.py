@@ -22,13 +22,13 @@ from occle_core.infer import predict_frames
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
+from occle_core.runtime import ModelRunner
 from occle_ros.bag.messages_of import read_bag_messages
 from occle_ros.bag.replay import replay_bag
 from occle_ros.bag.to_bag import write_sequence_bag
 from occle_ros.conversions.occupancy import message_to_grid
 from occle_ros.messages import typestore
 from occle_ros.pipeline.config import NodeConfig, load_node_config, shipped_node_params
-from occle_ros.pipeline.model_runner import ModelRunner
 
 FRAMES = 8
 

@@ -25,9 +25,9 @@ from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_data
 from occle_core.infer import predict_frames  # noqa: E402
 from occle_core.model.build import build_model  # noqa: E402
 from occle_core.model.config import load_model_config  # noqa: E402
+from occle_core.runtime import ModelRunner  # noqa: E402
 from occle_ros.bag.replay import replay_bag  # noqa: E402
 from occle_ros.pipeline.config import load_node_config  # noqa: E402
-from occle_ros.pipeline.model_runner import ModelRunner  # noqa: E402
 
 FRAMES = 6
 

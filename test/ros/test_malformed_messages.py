@@ -12,6 +12,7 @@ pytest.importorskip("rosbags", reason="rosbags (dev extra) missing")
 
 from occle_core.model.build import build_model
 from occle_core.model.config import load_model_config
+from occle_core.runtime import ModelRunner
 from occle_ros.conversions.camera import camera_info_message, camera_info_to_intrinsics
 from occle_ros.conversions.image import (
     array_to_image,
@@ -23,7 +24,6 @@ from occle_ros.conversions.pointcloud import array_to_cloud, cloud_to_array
 from occle_ros.errors import MessageError
 from occle_ros.messages import RosbagsFactory, typestore
 from occle_ros.pipeline.config import NodeConfig
-from occle_ros.pipeline.model_runner import ModelRunner
 from occle_ros.pipeline.pipeline import OccupancyPipeline
 
 FACTORY = RosbagsFactory(typestore("humble"))

@@ -31,13 +31,13 @@ from occle_core.infer import predict_frames  # noqa: E402
 from occle_core.model.build import build_model  # noqa: E402
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from occle_core.model.config import load_model_config  # noqa: E402
+from occle_core.runtime import ModelRunner  # noqa: E402
 from occle_ros.bag.messages_of import read_bag_messages  # noqa: E402
 from occle_ros.bag.replay import replay_bag  # noqa: E402
 from occle_ros.bag.to_bag import write_sequence_bag  # noqa: E402
 from occle_ros.conversions.occupancy import message_to_grid  # noqa: E402
 from occle_ros.msg import SemanticOccupancy  # noqa: E402
 from occle_ros.pipeline.config import NodeConfig  # noqa: E402
-from occle_ros.pipeline.model_runner import ModelRunner  # noqa: E402
 from occle_ros.player import BagPlayer  # noqa: E402
 
 FRAMES = 6

@@ -24,6 +24,7 @@ from occle_core.infer import predict_frames  # noqa: E402
 from occle_core.model.build import build_model  # noqa: E402
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from occle_core.model.config import load_model_config  # noqa: E402
+from occle_core.runtime import ModelRunner  # noqa: E402
 from occle_ros.bag.messages_of import read_bag_messages  # noqa: E402
 from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag  # noqa: E402
 from occle_ros.bag.replay import replay_bag  # noqa: E402
@@ -31,7 +32,6 @@ from occle_ros.conversions.occupancy import message_to_grid  # noqa: E402
 from occle_ros.messages import stamp_to_ns, typestore  # noqa: E402
 from occle_ros.msg import SemanticOccupancy  # noqa: E402
 from occle_ros.pipeline.config import load_node_config  # noqa: E402
-from occle_ros.pipeline.model_runner import ModelRunner  # noqa: E402
 from occle_ros.player import BagPlayer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

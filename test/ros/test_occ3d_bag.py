@@ -28,13 +28,13 @@ from occle_core.infer import predict_frames
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
+from occle_core.runtime import ModelRunner
 from occle_ros.bag.messages_of import read_bag_messages
 from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
 from occle_ros.bag.replay import replay_bag
 from occle_ros.conversions.occupancy import message_to_grid
 from occle_ros.messages import stamp_to_ns
 from occle_ros.pipeline.config import load_node_config
-from occle_ros.pipeline.model_runner import ModelRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SCENE = "scene-0002"

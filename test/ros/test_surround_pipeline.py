@@ -53,7 +53,7 @@ def cam_from_base(yaw_deg: float) -> np.ndarray:
 
 def test_six_cameras_and_an_ego_frame_grid() -> None:
     model_config = dataclasses.replace(load_model_config("occle_tiny"), num_cameras=6)
-    runner_module = __import__("occle_ros.pipeline.model_runner", fromlist=["ModelRunner"])
+    runner_module = __import__("occle_core.runtime", fromlist=["ModelRunner"])
     runner = runner_module.ModelRunner(build_model(model_config, seed=0), torch.device("cpu"))
     lidar_to_base = np.eye(4)
     lidar_to_base[2, 3] = 1.84

@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 
 from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
+from occle_core.geometry.aggregate import merge_clouds
 from occle_core.geometry.camera import CameraModel
-from occle_core.geometry.transforms import invert_rigid, transform_points
+from occle_core.geometry.transforms import invert_rigid
 from occle_core.io.binary import read_bytes, read_records
 from occle_core.io.images import read_image
 
@@ -204,24 +205,25 @@ SWEEP_MIN_RANGE_M = 1.0
 
 def sweep_points(
     root: Path_, calibration: NuScenesCalibration, count: int
-) -> list[NDArray[np.float32]]:
-    """The first `count` earlier sweeps of a sample in the key frame's ego frame.
+) -> list[tuple[NDArray[np.float32], NDArray[np.float64]]]:
+    """The first `count` earlier sweeps of a sample (newest first), each with the transform that
+    takes it into the key frame's ego frame.
 
     A sweep point goes LiDAR -> ego at the sweep's time -> global -> ego at the key frame's
-    time: ``inv(key ego2global) @ sweep ego2global @ sweep lidar2ego``.
+    time: ``inv(key ego2global) @ sweep ego2global @ sweep lidar2ego``. Returns closer than
+    `SWEEP_MIN_RANGE_M` to the LiDAR are dropped.
 
     Returns:
-        One (N_i, 5) float32 array per sweep (x, y, z, intensity, ring).
+        (points (N_i, 5) float32 x, y, z, intensity, ring in the sweep's LiDAR frame,
+        key_ego_from_sweep_lidar (4, 4)) per sweep.
     """
     key_from_global = invert_rigid(calibration.ego2global)
-    clouds = []
+    sweeps = []
     for sweep in calibration.sweeps[:count]:
         points = read_nuscenes_lidar(Path(root) / sweep.file)
         points = points[np.linalg.norm(points[:, :3], axis=1) >= SWEEP_MIN_RANGE_M]
-        key_from_sweep = key_from_global @ sweep.ego2global @ sweep.lidar2ego
-        points[:, :3] = transform_points(key_from_sweep, points[:, :3])
-        clouds.append(points)
-    return clouds
+        sweeps.append((points, key_from_global @ sweep.ego2global @ sweep.lidar2ego))
+    return sweeps
 
 
 def load_nuscenes_sample(
@@ -253,10 +255,14 @@ def load_nuscenes_sample(
         else read_nuscenes_calibration(calibration)
     )
     base = Path(root)
-    points = read_nuscenes_lidar(base / calib.lidar_file)
-    points[:, :3] = transform_points(calib.lidar2ego, points[:, :3])
-    if sweeps > 0:
-        points = np.concatenate([points, *sweep_points(base, calib, sweeps)])
+    key = read_nuscenes_lidar(base / calib.lidar_file)
+    earlier = sweep_points(base, calib, sweeps) if sweeps > 0 else []
+    # Oldest first in, key sweep first out: the mmdetection3d order the models train on.
+    points, _ = merge_clouds(
+        [cloud for cloud, _ in earlier[::-1]] + [key],
+        [transform for _, transform in earlier[::-1]] + [calib.lidar2ego],
+        newest_first=True,
+    )
     lidar_from_ego = invert_rigid(calib.lidar2ego)
     images, models = [], []
     for name in cameras:

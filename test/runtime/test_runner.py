@@ -1,0 +1,74 @@
+"""The inference runtime: one device policy, class names that travel in checkpoints, one
+prediction path for `occle infer`, bag replay and the node."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from occle_core.errors import ConfigError
+from occle_core.model.build import build_model
+from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
+from occle_core.model.config import load_model_config
+from occle_core.runtime import ModelRunner, resolve_device
+
+
+def test_one_device_policy():
+    assert resolve_device("cpu").device == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").device.type == expected
+    for bad in ("banana", "mps", "cuda:x"):
+        with pytest.raises(ConfigError, match="expected auto, cpu, cuda or cuda:N"):
+            resolve_device(bad, "--device")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the missing-CUDA branch cannot be taken")
+    with pytest.raises(ConfigError, match="--device: 'cuda': CUDA is not available"):
+        resolve_device("cuda", "--device")
+    choice = resolve_device("cuda:0", "model.device", fallback=True)
+    assert choice.device == torch.device("cpu") and "running on the CPU" in (choice.warning or "")
+
+
+def test_class_names_travel_in_the_checkpoint(tmp_path):
+    config = dataclasses.replace(
+        load_model_config("occle_tiny"), class_names=tuple(f"mine_{i}" for i in range(20))
+    )
+    save_checkpoint(tmp_path / "named.pt", build_model(config, seed=0))
+    runner = ModelRunner.from_checkpoint(tmp_path / "named.pt", device="cpu")
+    assert runner.class_names[:2] == ("mine_0", "mine_1")
+
+
+def test_checkpoints_written_before_class_names_travelled_still_load(tmp_path):
+    config = dataclasses.replace(load_model_config("occle_occ3d_tiny"), class_names=())
+    save_checkpoint(tmp_path / "old.pt", build_model(config, seed=0))
+    model, _ = load_checkpoint(tmp_path / "old.pt")
+    assert model.config.class_names == load_model_config("occle_occ3d_tiny").class_names
+    # ... and still match the shipped configuration they were trained with.
+    ModelRunner.from_checkpoint(tmp_path / "old.pt", "occle_occ3d_tiny", device="cpu")
+
+
+def test_predict_sequence_is_predict_on_the_aggregated_frame(tmp_path):
+    from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+    from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
+    from occle_core.geometry.aggregate import aggregated_frame
+    from occle_core.infer import predict_frames
+
+    write_synthetic_dataset(tmp_path, [0], SynthConfig(frames=4, scale="tiny", previews=False))
+    sequence = SemanticKittiSequence(tmp_path, "00")
+    model = build_model(load_model_config("occle_tiny"), seed=3)
+    runner = ModelRunner(model, torch.device("cpu"))
+    ((index, labels),) = runner.predict_sequence(sequence, [3], scans=3)
+    assert index == 3
+    direct = runner.predict(aggregated_frame(sequence, 3, 3)).labels
+    np.testing.assert_array_equal(labels, direct)
+    ((_, through_infer),) = predict_frames(model, sequence, [3], scans=3)
+    np.testing.assert_array_equal(through_infer, direct)
+    grid = runner.grid(runner.predict(aggregated_frame(sequence, 3, 3), confidence=True), 1.0, "x")
+    assert grid.class_names == model.config.class_names and grid.confidence is not None
+
+
+def test_an_empty_checkpoint_name_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"model\.checkpoint"):
+        ModelRunner.from_checkpoint("", device="cpu")
