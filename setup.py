@@ -35,6 +35,8 @@ setup(
         "numpy>=1.24",
         "pyyaml>=6.0",
         "pillow>=9.0",
+        # The progress display of long jobs (occle_core.cli.progress).
+        "tqdm>=4.60",
         # Any 2.x torch satisfies this, so an installed CPU build is kept as is.
         "torch>=2.1",
         # Sparse 3D convolutions. This is the CPU build; GPU users install the spconv-cuXXX
@@ -50,6 +52,7 @@ setup(
             "ruff>=0.6",
             "mypy>=1.10",
             "types-PyYAML",
+            "types-tqdm",
             "catkin_pkg>=0.5",
             # Real ROS 2 message definitions and CDR serialisation without a ROS install.
             "rosbags>=0.10",

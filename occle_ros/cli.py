@@ -61,6 +61,7 @@ def register_to_bag(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_to_bag(args: argparse.Namespace) -> int:
+    from occle_core.cli.progress import ProgressDisplay
     from occle_core.io.paths import check_arguments
     from occle_ros.bag.occ3d_bag import write_occ3d_scene_bag
     from occle_ros.bag.to_bag import write_sequence_bag
@@ -68,8 +69,10 @@ def run_to_bag(args: argparse.Namespace) -> int:
     check_arguments(args, folders=["dataset"], new=["out"])
     unit = "key frames" if args.layout == "occ3d" else "scans"
 
+    display = ProgressDisplay("to-bag", unit=unit)
+
     def progress(done: int, total: int) -> None:
-        print(f"\rto-bag: {done}/{total} {unit}", end="", file=sys.stderr, flush=True)
+        display.update(done, total=total)
 
     try:
         if args.layout == "occ3d":
@@ -96,9 +99,11 @@ def run_to_bag(args: argparse.Namespace) -> int:
                 progress=progress,
             )
     except (FileExistsError, ValueError) as error:
-        print(f"\noccle to-bag: error: {error}", file=sys.stderr)
+        display.close()
+        print(f"occle to-bag: error: {error}", file=sys.stderr)
         return 2
-    print(f"\nwrote {out}")
+    display.close()
+    print(f"wrote {out}")
     return 0
 
 
@@ -149,6 +154,7 @@ def register_bag_eval(subparsers: argparse._SubParsersAction) -> None:
 def run_bag_eval(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from occle_core.cli.progress import ProgressDisplay
     from occle_core.errors import ConfigError, DataFormatError
     from occle_core.eval.report import format_table, report_dict
     from occle_core.io.atomic import atomic_write_bytes
@@ -183,23 +189,27 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         "camera_infos": args.camera_info_topic,
     }
 
-    def progress(frames: int) -> None:
-        print(f"\rbag-eval: {frames} frames", end="", file=sys.stderr, flush=True)
+    display = ProgressDisplay("bag-eval", unit="frames")
 
-    report = replay_bag(
-        args.bag,
-        runner,
-        config,
-        overrides,
-        args.gt,
-        args.gt_sequence,
-        args.out,
-        args.with_inputs,
-        progress,
-        args.gt_layout,
-        args.gt_info_file,
-    )
-    print(file=sys.stderr)
+    def progress(frames: int) -> None:
+        display.update(frames)
+
+    try:
+        report = replay_bag(
+            args.bag,
+            runner,
+            config,
+            overrides,
+            args.gt,
+            args.gt_sequence,
+            args.out,
+            args.with_inputs,
+            progress,
+            args.gt_layout,
+            args.gt_info_file,
+        )
+    finally:
+        display.close()
     print(
         f"{report.frames} frames in {report.wall_seconds:.1f} s: "
         f"{report.frames_per_second:.2f} frames/s ({runner.device}); "

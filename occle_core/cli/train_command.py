@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from occle_core.cli.progress import ProgressDisplay
 from occle_core.train.trainer import Progress
 
 
@@ -48,17 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def progress_printer() -> Callable[[Progress], None]:
-    """A progress callback printing one updating line: step, loss, elapsed, ETA."""
+    """A training progress callback: step, epoch, loss, elapsed, ETA and validation mIoU."""
+    display = ProgressDisplay("training", unit="steps")
 
     def show(p: Progress) -> None:
-        line = (
-            f"\r  step {p.step:5d}/{p.total_steps}  epoch {p.epoch:3d}  loss {p.loss:7.3f}  "
-            f"{p.elapsed_s:6.0f} s elapsed, ETA {p.eta_s:5.0f} s"
+        note = (
+            f"epoch {p.epoch}  loss {p.loss:.3f}  {p.elapsed_s:.0f} s elapsed, ETA {p.eta_s:.0f} s"
         )
         if p.validation:
-            line += f"  val mIoU {100 * p.validation['miou']:.1f} %\n"
-        end = "\n" if p.step == p.total_steps else ""
-        print(line, end=end, file=sys.stderr, flush=True)
+            note += f"  val mIoU {100 * p.validation['miou']:.1f} %"
+        display.update(p.step, note, total=p.total_steps)
 
     return show
 
