@@ -41,6 +41,9 @@ class ModelCase:
         repeats: timed runs per measurement (best one reported).
         backward: also measure a training step (forward + backward).
         scans: LiDAR scans aggregated into one input.
+        device: "cpu" or "cuda[:N]" (times synchronise the GPU; memory is then the peak of
+            torch's CUDA allocator instead of RSS growth).
+        amp: "off", "bf16" or "fp16" autocast of the forward pass (CUDA only).
     """
 
     config: str
@@ -48,6 +51,8 @@ class ModelCase:
     repeats: int = 3
     backward: bool = False
     scans: int = 3
+    device: str = "cpu"
+    amp: str = "off"
 
 
 @dataclass
@@ -167,7 +172,15 @@ def _training_loss(out: Any) -> Any:
     )
 
 
-def _part_times(model: Any, inputs: Any) -> dict[str, float]:
+def _synchronize(device: Any) -> None:
+    """Wait for the GPU, so that a wall-clock time covers the work it was given."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _part_times(model: Any, inputs: Any, device: Any) -> dict[str, float]:
     import torch
 
     started: dict[str, float] = {}
@@ -176,9 +189,11 @@ def _part_times(model: Any, inputs: Any) -> dict[str, float]:
     for name, part in model.parts().items():
 
         def before(_module: Any, _args: Any, name: str = name) -> None:
+            _synchronize(device)
             started[name] = time.perf_counter()
 
         def after(_module: Any, _args: Any, _out: Any, name: str = name) -> None:
+            _synchronize(device)
             spent[name] = spent.get(name, 0.0) + (time.perf_counter() - started[name]) * 1e3
 
         handles.append(part.register_forward_pre_hook(before))
@@ -199,8 +214,9 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
     from occle_core.runtime import ModelRunner
 
     config, model, frame, source = _setup(case)
-    # The inference runtime's own steps (what `occle infer` and the node run), on the CPU.
-    runner = ModelRunner(model, torch.device("cpu"))
+    # The inference runtime's own steps (what `occle infer` and the node run).
+    device = torch.device(case.device)
+    runner = ModelRunner(model, device, case.amp)
     inputs = runner.prepare(frame)
     result: dict[str, Any] = {
         "name": config.name,
@@ -216,22 +232,25 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
 
     def prepare() -> None:
         runner.prepare(frame)
+        _synchronize(device)
 
     seconds, _ = best_time(prepare, case.repeats, 10.0)
     result["prepare_ms"] = seconds * 1e3
 
     def forward() -> None:
         runner.forward(inputs)
+        _synchronize(device)
 
     seconds, _ = best_time(forward, case.repeats, _TIME_BUDGET_S)
     result["forward_ms"] = seconds * 1e3
-    result["part_ms"] = _part_times(model, inputs)
+    result["part_ms"] = _part_times(model, inputs, device)
     if case.backward:
         model.train()
 
         def step() -> None:
             model.zero_grad(set_to_none=True)
             _training_loss(model(inputs)).backward()
+            _synchronize(device)
 
         seconds, _ = best_time(step, case.repeats, _TIME_BUDGET_S)
         result["train_step_ms"] = seconds * 1e3
@@ -239,27 +258,54 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
 
 
 def measure_memory(case: ModelCase) -> dict[str, Any]:
-    """Peak RSS growth of one forward (and one training step), after a warm-up of each."""
+    """Peak memory of one forward (and one training step), after a warm-up of each.
+
+    RSS growth on the CPU, the CUDA allocator's peak on a GPU.
+    """
     import torch
 
-    from occle_core.model.inputs import prepare_inputs
+    from occle_core.runtime import ModelRunner
 
-    config, model, frame, _ = _setup(case)
-    inputs = prepare_inputs([frame], config)
-    model.eval()
-    with torch.no_grad():
-        model(inputs)
-        with PeakRss() as probe:
-            model(inputs)
+    _, model, frame, _ = _setup(case)
+    device = torch.device(case.device)
+    runner = ModelRunner(model, device, case.amp)
+    inputs = runner.prepare(frame)
+    runner.forward(inputs)
+    with _peak_memory(device) as probe:
+        runner.forward(inputs)
     result: dict[str, Any] = {"forward_peak_mib": probe.peak_mib}
     if case.backward:
         model.train()
         _training_loss(model(inputs)).backward()
         model.zero_grad(set_to_none=True)
-        with PeakRss() as probe:
+        with _peak_memory(device) as probe:
             _training_loss(model(inputs)).backward()
         result["train_step_peak_mib"] = probe.peak_mib
     return result
+
+
+class _CudaPeak:
+    """Peak of torch's CUDA allocator over a block, MiB (the GPU's own PeakRss)."""
+
+    def __init__(self, device: Any):
+        self.device, self.peak_mib = device, 0.0
+
+    def __enter__(self) -> _CudaPeak:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+
+
+def _peak_memory(device: Any) -> Any:
+    return _CudaPeak(device) if device.type == "cuda" else PeakRss()
 
 
 # --- driver ---------------------------------------------------------------------------------------

@@ -162,6 +162,12 @@ def _register_model(benchmarks: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scans", type=_positive_int, default=3, help="LiDAR scans per input (default: 3)"
     )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda[:N] (GPU times synchronise; default cpu)"
+    )
+    parser.add_argument(
+        "--amp", choices=("off", "bf16", "fp16"), default="off", help="autocast (CUDA only)"
+    )
     _add_run_options(parser)
     parser.set_defaults(func=_run_model)
 
@@ -177,7 +183,9 @@ def _run_model(args: argparse.Namespace) -> int:
         results_json,
     )
     from occle_core.model.config import resolve_model_config
+    from occle_core.runtime import resolve_device
 
+    resolve_device(args.device, "--device")  # no silent CPU run of a GPU benchmark
     try:
         paths = [resolve_model_config(name) for name in args.config]
     except FileNotFoundError as error:
@@ -189,7 +197,15 @@ def _run_model(args: argparse.Namespace) -> int:
         print(f"  {result.case.config}: {shown}", file=sys.stderr)
 
     cases = [
-        ModelCase(str(path), args.threads, args.repeats, args.train_step, args.scans)
+        ModelCase(
+            str(path),
+            args.threads,
+            args.repeats,
+            args.train_step,
+            args.scans,
+            args.device,
+            args.amp,
+        )
         for path in paths
     ]
     results = benchmark_models(cases, progress=progress)

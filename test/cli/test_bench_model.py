@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from occle_core.bench import model as bench_model
@@ -108,3 +109,12 @@ def test_cli_rejects_missing_configs(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_format_table_shows_failures() -> None:
     table = format_table([ModelResult(ModelCase("x.yaml"), note="timed out after 5 s")])
     assert "x.yaml: timed out after 5 s" in table
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_cli_refuses_a_gpu_benchmark_without_cuda(capsys: pytest.CaptureFixture[str]) -> None:
+    # A GPU benchmark that silently ran on the CPU would publish CPU figures as GPU ones.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "model", "--config", "tiny", "--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "CUDA is not available" in capsys.readouterr().err
