@@ -47,6 +47,9 @@ def _convert(value: Any, hint: Any, source: str, key: str) -> Any:
                 errors.append(error.expected or error.problem)
         raise ConfigError(source, f"{key} = {value!r}", " or ".join(errors))
     if origin is typing.Literal:
+        # YAML 1.1 reads a bare `off` / `on` as a boolean: `amp: off` means the option "off".
+        if isinstance(value, bool) and ("on" if value else "off") in args:
+            value = "on" if value else "off"
         if value not in args:
             raise ConfigError(source, f"{key} = {value!r}", f"one of {list(args)}")
         return value

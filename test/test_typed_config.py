@@ -75,3 +75,19 @@ def test_yaml_files(tmp_path):
     empty.write_text("")
     with pytest.raises(DataFormatError, match=r"empty\.yaml: missing key name"):
         load_config(Outer, empty)
+
+
+@dataclass(frozen=True)
+class Switch:
+    amp: Literal["off", "bf16"] = "bf16"
+    mode: Literal["frames", "voxels"] = "frames"
+
+
+def test_yaml_off_means_the_option_off(tmp_path):
+    # YAML 1.1 reads a bare `off` as False; an option named "off" is what the user meant.
+    path = tmp_path / "switch.yaml"
+    path.write_text("amp: off\n")
+    assert load_config(Switch, path).amp == "off"
+    path.write_text("mode: off\n")  # no option "off" here: still refused, with the value shown
+    with pytest.raises(DataFormatError, match=r"mode = False \(expected one of"):
+        load_config(Switch, path)
