@@ -42,7 +42,7 @@ setup(
         # Sparse 3D convolutions. This is the CPU build; GPU users install the spconv-cuXXX
         # matching their CUDA (e.g. spconv-cu120) instead, then install occle with --no-deps:
         # pip cannot tell that spconv-cuXXX provides `spconv` and would write the CPU build over
-        # it. CPU-side fixes for spconv: occle_core/model/sparse/spconv_compat.py.
+        # it. CPU-side fixes for spconv: occle_core/model/backbones_3d/spconv_compat.py.
         "spconv>=2.3",
     ],
     extras_require={

@@ -25,8 +25,8 @@ def build_model(config: OccLEConfig, seed: int | None = None) -> OccLE:
             torch.manual_seed(seed)
         model = OccLE(config)
     for network, weights in (
-        (model.semantic_image, config.semantic.image.weights),
-        (model.geometric_image, config.geometric.image.weights),
+        (model.semantic.image, config.semantic.image.weights),
+        (model.geometric.image, config.geometric.image.weights),
     ):
         if weights:
             network.load_pretrained(weights)

@@ -3,8 +3,12 @@
 A checkpoint is a `torch.save`d dict of plain types and tensors only, so it loads with
 ``torch.load(weights_only=True)``::
 
-    {"format": "occle-checkpoint", "version": 1,
+    {"format": "occle-checkpoint", "version": 2,
      "config": <OccLEConfig as nested dicts>, "model": <state dict>, "extra": {...}}
+
+Version 1 named the parts of both branches flat (``semantic_vfe.``, ``cross_plane.``, ...);
+version 2 nests them in the branch modules (``semantic.vfe.``, ``geometric.cross_plane.``).
+Version 1 files still load: `read_checkpoint` renames their keys (model and mean teacher).
 
 The Mamba blocks keep mamba-ssm's parameter layout, so the same file runs on mamba-ssm's kernel
 and on `occle_core.ops.selective_scan`. Tensors are saved on the CPU.
@@ -27,7 +31,34 @@ from occle_core.model.occle import OccLE
 from occle_core.typed_config import from_mapping, to_mapping
 
 CHECKPOINT_FORMAT = "occle-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+# Version 1 key prefix -> version 2 key prefix (the branches became modules).
+_V1_PREFIXES = {
+    **{
+        f"semantic_{part}.": f"semantic.{part}."
+        for part in ("vfe", "unet", "head", "pyramid", "image", "lifter", "fuse")
+    },
+    **{f"geometric_{part}.": f"geometric.{part}." for part in ("vfe", "pyramid", "image")},
+    "geometric_lifter.": "geometric.lifter.",
+    "frontal_pool.": "geometric.frontal_pool.",
+    "cross_plane.": "geometric.cross_plane.",
+}
+
+
+def upgrade_v1_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 state dict with its keys renamed to version 2 (values unchanged, order kept).
+
+    Args:
+        state: a model state dict as written by checkpoint version 1.
+    """
+    renamed = {}
+    for key, value in state.items():
+        for old, new in _V1_PREFIXES.items():
+            if key.startswith(old):
+                key = new + key[len(old) :]
+                break
+        renamed[key] = value
+    return renamed
 
 
 def save_checkpoint(
@@ -63,12 +94,26 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataFormatError(path, f"not a readable torch checkpoint ({error})") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DataFormatError(path, "not an OccLE checkpoint", f"format {CHECKPOINT_FORMAT!r}")
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise DataFormatError(
-            path, f"checkpoint version {payload.get('version')}", f"{CHECKPOINT_VERSION}"
-        )
+    version = payload.get("version")
+    if version not in (1, CHECKPOINT_VERSION):
+        raise DataFormatError(path, f"checkpoint version {version}", f"1 or {CHECKPOINT_VERSION}")
     _check_finite(payload.get("model", {}), path)
+    if version == 1:
+        payload = _upgrade_v1(payload)
     return payload
+
+
+def _upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    extra = dict(payload.get("extra") or {})
+    if isinstance(extra.get("teacher"), dict):  # the mean teacher is a copy of the model
+        extra["teacher"] = upgrade_v1_state(extra["teacher"])
+    model = payload.get("model")
+    return {
+        **payload,
+        "version": CHECKPOINT_VERSION,
+        "model": upgrade_v1_state(model) if isinstance(model, dict) else model,
+        "extra": extra,
+    }
 
 
 def _check_finite(weights: Any, path: str | os.PathLike[str]) -> None:

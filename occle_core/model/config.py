@@ -9,8 +9,8 @@ from pathlib import Path
 
 from occle_core.config_files import find_config
 from occle_core.geometry.grid import SEMANTICKITTI_GRID, GridSpec
-from occle_core.model.dual_mamba import DualMambaConfig
-from occle_core.model.image import ImageUNetConfig
+from occle_core.model.backbones_2d.image_unet import ImageUNetConfig
+from occle_core.model.fusion.dual_mamba import DualMambaConfig
 from occle_core.typed_config import load_config
 
 Triple = tuple[int, int, int]

@@ -20,9 +20,9 @@ from torch.nn import functional as F
 from occle_core.frame import Frame
 from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.voxelize import VoxelizedPoints, voxelize
+from occle_core.model.backbones_3d.voxel_encoder import VoxelBatch, batch_voxels
 from occle_core.model.config import OccLEConfig
-from occle_core.model.lifting import VoxelPixelMap
-from occle_core.model.sparse.voxel_encoder import VoxelBatch, batch_voxels
+from occle_core.model.fusion.lifting import VoxelPixelMap
 
 #: ImageNet statistics: what pretrained image backbones expect.
 IMAGE_MEAN = (0.485, 0.456, 0.406)

@@ -14,10 +14,10 @@ from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.voxelize import voxelize
 from occle_core.model.config import OccLEConfig
 from occle_core.model.inputs import OccLEInputs, PixelMapCache, camera_key, prepare_inputs
-from occle_core.model.sap import SapProjection
 from occle_core.pseudo.lifting import vote_voxel_labels
 from occle_core.train.budget import IGNORE
 from occle_core.train.dataset import TrainingSample
+from occle_core.train.sap import SapProjection
 
 
 @dataclass

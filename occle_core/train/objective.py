@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from occle_core.model.losses import (
+from occle_core.model.occle import OccLEOutput
+from occle_core.train.batch import TrainingBatch
+from occle_core.train.losses import (
     geometric_scal_loss,
     lovasz_softmax,
     occupancy_bce,
     semantic_scal_loss,
     weighted_cross_entropy,
 )
-from occle_core.model.occle import OccLEOutput
-from occle_core.model.sap import sap_loss
-from occle_core.train.batch import TrainingBatch
+from occle_core.train.sap import sap_loss
 from occle_core.typed_config import require
 
 IGNORE = 255

@@ -38,7 +38,6 @@ from occle_core.model.build import build_model
 from occle_core.model.checkpoint import read_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
 from occle_core.model.inputs import OccLEInputs
-from occle_core.model.losses import class_weights_from_frequencies
 from occle_core.model.occle import OccLE
 from occle_core.runtime.device import resolve_device as runtime_device
 from occle_core.train.augment import flip_sample_y, student_view, y_symmetric
@@ -47,6 +46,7 @@ from occle_core.train.budget import IGNORE, LabelBudget
 from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
+from occle_core.train.losses import class_weights_from_frequencies
 from occle_core.train.objective import compute_losses
 from occle_core.train.schedule import cosine_between, sigmoid_rampup, warmup_cosine
 from occle_core.train.sources import open_sequences

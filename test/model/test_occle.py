@@ -16,11 +16,12 @@ from occle_core.errors import DataFormatError
 from occle_core.frame import Frame
 from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.grid import OCC3D_GRID, SEMANTICKITTI_GRID, GridSpec
+from occle_core.model.backbones_2d.image_unet import ImageUNet
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
 from occle_core.model.config import OccLEConfig, load_model_config
-from occle_core.model.image import ImageUNet
 from occle_core.model.inputs import PixelMapCache, prepare_inputs
+from occle_core.typed_config import to_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "config" / "models"
@@ -234,14 +235,14 @@ def test_image_networks_start_from_local_weights(tmp_path):
     config = micro_config()
     reference = build_model(config, seed=11)
     path = tmp_path / "semantic_image.pt"
-    torch.save(reference.semantic_image.state_dict(), path)
+    torch.save(reference.semantic.image.state_dict(), path)
     semantic = dataclasses.replace(
         config.semantic, image=dataclasses.replace(config.semantic.image, weights=str(path))
     )
     model = build_model(dataclasses.replace(config, semantic=semantic), seed=12)
-    for name, tensor in reference.semantic_image.state_dict().items():
-        assert torch.equal(model.semantic_image.state_dict()[name], tensor), name
-    assert isinstance(model.semantic_image, ImageUNet)
+    for name, tensor in reference.semantic.image.state_dict().items():
+        assert torch.equal(model.semantic.image.state_dict()[name], tensor), name
+    assert isinstance(model.semantic.image, ImageUNet)
 
 
 def test_checkpoint_round_trip_restores_config_and_outputs(tmp_path):
@@ -258,6 +259,60 @@ def test_checkpoint_round_trip_restores_config_and_outputs(tmp_path):
     # Plain types and tensors only: loadable without unpickling code.
     payload = torch.load(path, weights_only=True)
     assert payload["format"] == "occle-checkpoint" and payload["config"]["name"] == "occle_tiny"
+
+
+# The top-level parts of checkpoint version 1, before the branches became modules.
+V1_PARTS = [
+    *("semantic_vfe", "semantic_unet", "semantic_head", "semantic_pyramid", "semantic_image"),
+    *("semantic_lifter", "semantic_fuse", "geometric_vfe", "geometric_pyramid"),
+    *("geometric_image", "geometric_lifter", "frontal_pool", "cross_plane"),
+    *("dual_mamba", "merge", "decoder", "head"),
+]
+
+
+def _as_version_1(key: str) -> str:
+    branch, _, rest = key.partition(".")
+    if branch == "semantic" or (branch == "geometric" and rest.split(".")[0] in V1_GEOMETRIC):
+        return f"{branch}_{rest}"
+    if branch == "geometric":  # frontal_pool and cross_plane were top-level parts
+        return rest
+    return key
+
+
+V1_GEOMETRIC = ("vfe", "pyramid", "image", "lifter")
+
+
+def test_checkpoints_of_version_1_still_load(tmp_path):
+    config = micro_config()
+    model = build_model(config, seed=5).eval()
+    old_state = {_as_version_1(k): v for k, v in model.state_dict().items()}
+    # (geometric_lifter holds no weights: it learns no vector for unseen voxels)
+    stored = [p for p in V1_PARTS if p != "geometric_lifter"]
+    assert list(dict.fromkeys(k.split(".")[0] for k in old_state)) == stored
+    payload = {
+        "format": "occle-checkpoint",
+        "version": 1,
+        "config": to_mapping(config),
+        "model": old_state,
+        "extra": {"teacher": old_state, "step": 7},
+    }
+    torch.save(payload, tmp_path / "v1.pt")
+    loaded, extra = load_checkpoint(tmp_path / "v1.pt")
+    assert extra["step"] == 7 and list(extra["teacher"]) == list(model.state_dict())
+    for (name, before), after in zip(
+        model.state_dict().items(), loaded.state_dict().values(), strict=True
+    ):
+        assert torch.equal(before, after), name
+    inputs = prepare_inputs([random_frame(config, [ring_camera(0.0, "f")], 2)], config)
+    with torch.no_grad():
+        assert torch.equal(model(inputs).logits, loaded(inputs).logits)
+    # Written again, it is a version 2 checkpoint with the nested names.
+    save_checkpoint(tmp_path / "v2.pt", loaded)
+    assert torch.load(tmp_path / "v2.pt", weights_only=True)["version"] == 2
+    payload["version"] = 9
+    torch.save(payload, tmp_path / "v9.pt")
+    with pytest.raises(DataFormatError, match=r"v9\.pt: checkpoint version 9 \(expected 1 or 2\)"):
+        load_checkpoint(tmp_path / "v9.pt")
 
 
 def test_bad_checkpoints_are_named(tmp_path):

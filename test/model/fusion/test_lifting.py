@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from occle_core.geometry.camera import CameraModel
-from occle_core.model.lifting import FrontalPlanePool, ImageLifter, VoxelPixelMap
+from occle_core.model.fusion.lifting import FrontalPlanePool, ImageLifter, VoxelPixelMap
 
 
 def _camera(yaw_deg, name, width=8, height=6):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from occle_core.model.serialization import SCAN_ORDERS, scan_permutation
+from occle_core.model.fusion.serialization import SCAN_ORDERS, scan_permutation
 
 
 @pytest.mark.parametrize("order", SCAN_ORDERS)

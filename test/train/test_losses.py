@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from occle_core.model.losses import (
+from occle_core.train.losses import (
     class_weights_from_frequencies,
     geometric_scal_loss,
     lovasz_softmax,

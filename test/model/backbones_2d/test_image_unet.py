@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from occle_core.model.image import ImageUNet, ImageUNetConfig
+from occle_core.model.backbones_2d.image_unet import ImageUNet, ImageUNetConfig
 
 
 @pytest.mark.parametrize("stride", [1, 2, 4])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from occle_core.model.sparse.blocks import Size3, check_sparse_input, down_block, subm_block
+from occle_core.model.backbones_3d.blocks import Size3, check_sparse_input, down_block, subm_block
 
 if TYPE_CHECKING:
     from spconv.pytorch import SparseConvTensor

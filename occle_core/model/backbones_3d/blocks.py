@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from occle_core.model.sparse.spconv_compat import load_spconv
+from occle_core.model.backbones_3d.spconv_compat import load_spconv
 
 if TYPE_CHECKING:
     from spconv.pytorch import SparseConvTensor, SparseSequential

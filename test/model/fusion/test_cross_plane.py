@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from occle_core.model.cross_plane import CrossPlaneFusion
+from occle_core.model.fusion.cross_plane import CrossPlaneFusion
 
 
 def test_shapes_and_that_both_planes_matter():

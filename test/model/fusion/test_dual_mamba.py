@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from occle_core.model.dual_mamba import DualMamba, DualMambaConfig
+from occle_core.model.fusion.dual_mamba import DualMamba, DualMambaConfig
 
 
 def _model(orders=("xyz", "morton")):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from occle_core.model.mamba import BidirectionalMamba
-from occle_core.model.serialization import SCAN_ORDERS, scan_permutation
+from occle_core.model.fusion.mamba import BidirectionalMamba
+from occle_core.model.fusion.serialization import SCAN_ORDERS, scan_permutation
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ and applying them again changes nothing.
 `load_spconv` is the one way our code imports spconv: it imports ``spconv.pytorch`` only when
 called (importing this module does not load spconv, so torch-only code never pays for it),
 raises an ImportError that says what to install when spconv is missing, and applies the shims.
-`occle_core.model.sparse.blocks`, on which our sparse networks are built, calls it at import.
+`occle_core.model.backbones_3d.blocks`, on which our sparse networks are built, calls it at import.
 Code that imports spconv itself should call `load_spconv` (or `apply_cpu_shims`) first.
 """
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from occle_core.geometry.camera import CameraModel
-from occle_core.model.sap import SapProjection, composite, sap_loss
+from occle_core.train.sap import SapProjection, composite, sap_loss
 
 
 def _camera(width=4, height=4):

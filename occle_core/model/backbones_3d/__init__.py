@@ -1,4 +1,4 @@
-"""Sparse 3D voxel networks on spconv.
+"""3D backbones: sparse voxel networks on spconv.
 
 Modules: `spconv_compat` (loading spconv, CPU backward shim), `voxel_encoder` (points -> voxel
 features, frame batching), `blocks` (conv + norm + ReLU blocks), `unet` (sparse 3D UNet) and

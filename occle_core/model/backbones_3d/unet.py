@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from occle_core.model.sparse.blocks import check_sparse_input, down_block, subm_block, up_block
+from occle_core.model.backbones_3d.blocks import (
+    check_sparse_input,
+    down_block,
+    subm_block,
+    up_block,
+)
 
 if TYPE_CHECKING:
     from spconv.pytorch import SparseConvTensor

@@ -14,11 +14,15 @@ import torch.nn.functional as F
 
 from occle_core.geometry.grid import GridSpec
 from occle_core.geometry.voxelize import VoxelizedPoints, voxelize
-from occle_core.model.sparse import spconv_compat
-from occle_core.model.sparse.encoder import SparseEncoder, to_bev, to_dense
-from occle_core.model.sparse.spconv_compat import apply_cpu_shims, cpu_shims_active, load_spconv
-from occle_core.model.sparse.unet import SparseUNet
-from occle_core.model.sparse.voxel_encoder import (
+from occle_core.model.backbones_3d import spconv_compat
+from occle_core.model.backbones_3d.encoder import SparseEncoder, to_bev, to_dense
+from occle_core.model.backbones_3d.spconv_compat import (
+    apply_cpu_shims,
+    cpu_shims_active,
+    load_spconv,
+)
+from occle_core.model.backbones_3d.unet import SparseUNet
+from occle_core.model.backbones_3d.voxel_encoder import (
     SparseVoxelFeatures,
     VoxelBatch,
     VoxelFeatureEncoder,
@@ -103,10 +107,10 @@ def test_shim_is_not_applied_when_cuda_is_available() -> None:
         """
         import torch
         torch.cuda.is_available = lambda: True
-        import occle_core.model.sparse.blocks
+        import occle_core.model.backbones_3d.blocks
         import spconv.pytorch.cppcore as cppcore
         import spconv.pytorch.ops as ops
-        from occle_core.model.sparse import spconv_compat
+        from occle_core.model.backbones_3d import spconv_compat
         from spconv.core_cc.csrc.sparse.all import SpconvOps
         assert not spconv_compat.apply_cpu_shims()
         assert not spconv_compat.cpu_shims_active()

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from occle_core.model.mamba import BidirectionalMamba, Mamba
+from occle_core.model.fusion.mamba import BidirectionalMamba, Mamba
 
 # mamba_ssm.modules.mamba_simple.Mamba(d_model=128) with default arguments: d_inner = 2 * 128,
 # dt_rank = ceil(128 / 16) = 8, d_state = 16, d_conv = 4, no in/out projection biases. Order:

@@ -1,0 +1,1 @@
+"""2D image backbones: the image encoder-decoder of both branches (`image_unet`)."""
