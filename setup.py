@@ -35,6 +35,8 @@ setup(
         "numpy>=1.24",
         "pyyaml>=6.0",
         "pillow>=9.0",
+        # Training-curve, confusion-matrix and label-ratio plots with real axes (occle_core.viz).
+        "matplotlib>=3.7",
         # The progress display of long jobs (occle_core.cli.progress).
         "tqdm>=4.60",
         # Any 2.x torch satisfies this, so an installed CPU build is kept as is.

@@ -177,7 +177,7 @@ def _render(args: argparse.Namespace, sequences: list[int], scores: SSCScores) -
     from occle_core.demos.render import render_confusion, render_frame_comparison
 
     written = [
-        render_confusion(scores.confusion.T, scores.class_names, args.render / "confusion.png")
+        render_confusion(scores.confusion, scores.class_names, args.render / "confusion.png")
     ]
     for number in sequences:
         sequence = SemanticKittiSequence(args.dataset, number)

@@ -14,6 +14,7 @@ from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.geometry.camera import project_points
 from occle_core.io.images import write_png
 from occle_core.viz.bev import bev_label_image
+from occle_core.viz.legend import present_classes, with_class_legend
 from occle_core.viz.overlay import draw_points
 from occle_core.viz.plots import confusion_image, curves_image
 from occle_core.viz.voxels import isometric_image, side_by_side
@@ -31,23 +32,25 @@ def render_frame_comparison(
     The ground truth is drawn where it is valid; the prediction is drawn on the same voxels
     (outside the observed volume nothing is scored, so nothing is shown), and in the camera
     view every occupied predicted voxel centre is drawn over the image in its class colour.
+    Each image has a legend of the classes it shows.
     """
     colors = sequence.labels.class_colors_rgb()
+    names = sequence.labels.class_names
     truth = sequence.voxel_ground_truth(index).labels
     shown = np.where(truth == 255, 255, prediction).astype(np.uint8)
+    # Both panels share one legend: the classes of either, without empty (0) and unknown (255).
+    present = present_classes(truth, shown, exclude=(0, 255))
     name = f"{sequence.sequence}_{index:06d}"
     written = []
     path = out / f"{name}_3d.png"
-    write_png(
-        path,
-        side_by_side(
-            [
-                isometric_image(truth, colors, 0, edge=edge),
-                isometric_image(shown, colors, 0, edge=edge),
-            ],
-            ["ground truth", "prediction"],
-        ),
+    panels = side_by_side(
+        [
+            isometric_image(truth, colors, 0, edge=edge),
+            isometric_image(shown, colors, 0, edge=edge),
+        ],
+        ["ground truth", "prediction"],
     )
+    write_png(path, with_class_legend(panels, names, colors, present))
     written.append(path)
     scale = max(1, 256 // truth.shape[0])
     bevs = [
@@ -55,7 +58,8 @@ def render_frame_comparison(
         for grid in (truth, shown)
     ]
     path = out / f"{name}_bev.png"
-    write_png(path, side_by_side(bevs, ["ground truth (top view)", "prediction (top view)"]))
+    panels = side_by_side(bevs, ["ground truth (top view)", "prediction (top view)"])
+    write_png(path, with_class_legend(panels, names, colors, present))
     written.append(path)
     frame = sequence.frame(index)
     if frame.images:
@@ -68,7 +72,8 @@ def render_frame_comparison(
         classes = prediction[tuple(occupied[valid][order].T)]
         overlay = draw_points(frame.images[0], uv, colors[classes], radius=1)
         path = out / f"{name}_camera.png"
-        write_png(path, side_by_side([frame.images[0], overlay], ["camera", "predicted voxels"]))
+        panels = side_by_side([frame.images[0], overlay], ["camera", "predicted voxels"])
+        write_png(path, with_class_legend(panels, names, colors, present_classes(classes)))
         written.append(path)
     return written
 
@@ -96,8 +101,8 @@ def render_training_curves(metrics_jsonl: Path, path: Path) -> Path:
     }
     image = np.concatenate(
         [
-            curves_image(losses, title="training losses"),
-            curves_image(validation, title="validation (official SSC metric)"),
+            curves_image(losses, title="training losses", ylabel="loss"),
+            curves_image(validation, title="validation (official SSC metric)", ylabel="score (%)"),
         ],
         axis=0,
     )

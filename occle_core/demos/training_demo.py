@@ -176,7 +176,7 @@ def run_training_demo(
         prediction = read_prediction(prediction_file, sequence.grid.shape)
         outputs += render_frame_comparison(sequence, index, prediction, renders)
     outputs.append(
-        render_confusion(scores.confusion.T, sequence.labels.class_names, renders / "confusion.png")
+        render_confusion(scores.confusion, sequence.labels.class_names, renders / "confusion.png")
     )
     metrics_file = out / "run" / "metrics.jsonl"
     if metrics_file.exists():

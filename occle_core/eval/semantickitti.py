@@ -3,7 +3,9 @@
 The official script (PRBonn/semantic-kitti-api) maps ground truth and predictions through the
 completion lookup table (raw 0 -> 0 "empty", raw ids of "unlabeled" classes -> 255), keeps the
 voxels whose ground truth is not 255 and not `.invalid`, and accumulates one confusion matrix
-over the whole split with **rows = prediction, columns = ground truth**. From it:
+over the whole split with rows = prediction, columns = ground truth. We store its transpose,
+**rows = ground truth, columns = prediction**, the orientation of the Occ3D metric (`hist_info`),
+so one reading serves both metrics; the sums below are the official ones on that matrix. From it:
 
 * per-class IoU = tp / (tp + fp + fn + 1e-15), for all 20 classes;
 * mIoU = mean of the IoU of classes 1..19 (a class absent from both GT and prediction counts 0);
@@ -52,7 +54,8 @@ class SSCScores:
         completion_iou: occupied-voxel IoU ("IoU Cmpltn"); NaN when no voxel is occupied in
             either the ground truth or the prediction.
         num_frames: number of frames accumulated.
-        confusion: (C, C) int64 counts, rows = predicted class, columns = ground-truth class.
+        confusion: (C, C) int64 counts, rows = ground-truth class, columns = predicted class
+            (the orientation of `Occ3DScores.confusion` too).
     """
 
     class_names: tuple[str, ...]
@@ -78,7 +81,7 @@ def _check_classes(values: NDArray[np.integer], num_classes: int, what: str) -> 
 
 
 class SSCConfusion:
-    """Accumulates the SSC confusion matrix over frames (rows = prediction, cols = ground truth).
+    """Accumulates the SSC confusion matrix over frames (rows = ground truth, cols = prediction).
 
     Works on training classes (0 empty, 1..C-1, 255 ignored in the ground truth), so it serves
     both the file-based evaluation and validation during training.
@@ -104,7 +107,7 @@ class SSCConfusion:
 
     @property
     def confusion(self) -> NDArray[np.int64]:
-        """(C, C) int64 copy of the counts, rows = predicted class, columns = ground-truth class."""
+        """(C, C) int64 copy of the counts, rows = ground-truth class, columns = predicted class."""
         return self._matrix.copy()
 
     def add(
@@ -145,7 +148,7 @@ class SSCConfusion:
             gt: (N,) ground-truth classes in 0..C-1.
         """
         n = self.num_classes
-        counts = np.bincount(pred * n + gt, minlength=n * n)
+        counts = np.bincount(gt * n + pred, minlength=n * n)
         self._matrix += counts.reshape(n, n)
         self.num_frames += 1
 
@@ -164,7 +167,7 @@ class SSCConfusion:
 def ssc_scores(
     conf: NDArray[np.int64], class_names: Sequence[str], num_frames: int = 0
 ) -> SSCScores:
-    """Official SSC metrics of a confusion matrix (rows = prediction, columns = ground truth).
+    """Official SSC metrics of a confusion matrix (rows = ground truth, columns = prediction).
 
     Args:
         conf: (C, C) int64 counts.
@@ -172,12 +175,12 @@ def ssc_scores(
         num_frames: stored in the result.
     """
     tp = np.diag(conf)
-    fp = conf.sum(axis=1) - tp
-    fn = conf.sum(axis=0) - tp
+    fp = conf.sum(axis=0) - tp  # predicted as c, another class in truth
+    fn = conf.sum(axis=1) - tp
     iou = tp / (tp + fp + fn + IOU_EPSILON)
     occupied_hits = np.sum(conf[1:, 1:])
-    precision = occupied_hits / (np.sum(conf[1:, :]) + COMPLETION_EPSILON)
-    recall = occupied_hits / (np.sum(conf[:, 1:]) + COMPLETION_EPSILON)
+    precision = occupied_hits / (np.sum(conf[:, 1:]) + COMPLETION_EPSILON)
+    recall = occupied_hits / (np.sum(conf[1:, :]) + COMPLETION_EPSILON)
     with np.errstate(divide="ignore", invalid="ignore"):
         completion = occupied_hits / (np.sum(conf) - conf[0, 0])
     return SSCScores(

@@ -55,11 +55,11 @@ def test_tiny_grid_completion_metrics_by_hand() -> None:
     assert scores.completion_iou == 4 / 6
 
 
-def test_confusion_orientation_rows_prediction_columns_gt() -> None:
+def test_confusion_orientation_rows_gt_columns_prediction() -> None:
     confusion = tiny_case().confusion
     assert confusion.dtype == np.int64
-    assert confusion[1, 0] == 1  # predicted a where GT is empty
-    assert confusion[0, 2] == 1  # predicted empty where GT is b
+    assert confusion[0, 1] == 1  # predicted a where GT is empty
+    assert confusion[2, 0] == 1  # predicted empty where GT is b
     assert confusion.sum() == 7
 
 
@@ -132,7 +132,8 @@ def test_matches_official_formulas_bit_for_bit_on_random_frames() -> None:
         confusion.add(pred.astype(np.uint8), gt.astype(np.uint8))
     scores = confusion.scores()
     ref = official_restatement(frames, 20)
-    np.testing.assert_array_equal(confusion.confusion, ref["conf"])
+    # The official matrix has rows = prediction; ours is its transpose (rows = ground truth).
+    np.testing.assert_array_equal(confusion.confusion, ref["conf"].T)
     assert scores.iou == tuple(float(v) for v in ref["iou"])
     assert scores.miou == ref["miou"]
     assert scores.precision == ref["precision"]

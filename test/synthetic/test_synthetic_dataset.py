@@ -176,7 +176,7 @@ def test_ground_truth_scores_perfectly_against_itself(dataset, tmp_path):
         write_prediction(tmp_path, 0, index, labels)
     scores = evaluate_semantickitti(dataset, tmp_path, [0])
     assert scores.completion_iou == pytest.approx(1.0)
-    present = [c for c in range(1, 20) if scores.confusion[:, c].sum() > 0]
+    present = [c for c in range(1, 20) if scores.confusion[c, :].sum() > 0]
     assert all(scores.iou[c] == pytest.approx(1.0) for c in present)
 
 
