@@ -79,7 +79,11 @@ setup(
         # first (mambapy depends on torch; see above, so pip keeps the installed build).
         "bench": ["mambapy>=1.2"],
     },
-    entry_points={"console_scripts": ["occle = occle_core.cli.main:main"]},
+    entry_points={
+        "console_scripts": ["occle = occle_core.cli.main:main"],
+        # Sub-commands found by `occle` through this group (occle_core.cli.main.COMMAND_GROUP).
+        "occle.commands": ["ros = occle_ros.cli:register"],
+    },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",

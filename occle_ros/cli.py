@@ -161,6 +161,7 @@ def run_bag_eval(args: argparse.Namespace) -> int:
     from occle_core.io.paths import check_arguments
     from occle_core.runtime import ModelRunner
     from occle_ros.bag.replay import replay_bag
+    from occle_ros.bag.topic_selection import TopicChoice
     from occle_ros.pipeline.config import load_node_config, shipped_node_params
 
     check_arguments(
@@ -183,11 +184,7 @@ def run_bag_eval(args: argparse.Namespace) -> int:
     runner = ModelRunner.from_checkpoint(
         args.checkpoint, args.config, model.device, model.amp, fallback=True
     )
-    overrides = {
-        "cloud": args.cloud_topic,
-        "images": args.image_topic,
-        "camera_infos": args.camera_info_topic,
-    }
+    chosen = TopicChoice(args.cloud_topic, args.image_topic, args.camera_info_topic)
 
     display = ProgressDisplay("bag-eval", unit="frames")
 
@@ -199,7 +196,7 @@ def run_bag_eval(args: argparse.Namespace) -> int:
             args.bag,
             runner,
             config,
-            overrides,
+            chosen,
             args.gt,
             args.gt_sequence,
             args.out,

@@ -58,17 +58,11 @@ from occle_core.errors import DataFormatError
 from occle_core.runtime import ModelRunner
 from occle_ros.conversions.transform import transform_to_matrix
 from occle_ros.errors import MessageError
-from occle_ros.messages import stamp_to_ns
 from occle_ros.node_parameters import declare_node_parameters, read_node_config
 from occle_ros.pipeline.config import NodeConfig, node_config_from_parameters, parameter_defaults
-from occle_ros.pipeline.pipeline import (
-    CLOUD_KEY,
-    OccupancyPipeline,
-    PipelineOutput,
-    image_key,
-    info_key,
-)
+from occle_ros.pipeline.pipeline import OccupancyPipeline, PipelineOutput
 from occle_ros.pipeline.reliability import wants_reliable
+from occle_ros.pipeline.sensors import SensorSet
 from occle_ros.pipeline.stamps import StampGate
 from occle_ros.pipeline.sync import seconds_to_ns
 from occle_ros.pipeline.worker import LatestOnlyWorker
@@ -203,7 +197,7 @@ class OccleNode(LifecycleNode):
         self.active: _Active | None = None
         self._lock = threading.Lock()
         #: Inference, run by `main` on the main thread (`worker.run()`).
-        self.worker: LatestOnlyWorker[dict[str, Any]] = LatestOnlyWorker(
+        self.worker: LatestOnlyWorker[SensorSet] = LatestOnlyWorker(
             self._process,
             lambda error: self.get_logger().error(f"inference failed: {error!r}"),
             own_thread=False,
@@ -472,11 +466,7 @@ class OccleNode(LifecycleNode):
         if not (model.config.output.publish_without_subscribers or self._has_subscribers(active)):
             active.idle_frames += 1  # no inference without subscribers
             return
-        messages = {CLOUD_KEY: cloud}
-        for index in range(len(cameras) // 2):
-            messages[image_key(index)] = cameras[2 * index]
-            messages[info_key(index)] = cameras[2 * index + 1]
-        self.worker.submit(messages)
+        self.worker.submit(SensorSet.from_synced((cloud, *cameras)))
 
     def _lookup(self, target: str, source: str, stamp_ns: int) -> Any:
         """TF at the message stamp, waiting up to tf.timeout; LookupError when unavailable."""
@@ -494,16 +484,16 @@ class OccleNode(LifecycleNode):
             raise LookupError(f"TF {source} -> {target}: {error}") from None
         return transform_to_matrix(transform.transform, "/tf")
 
-    def _process(self, messages: dict[str, Any]) -> None:
+    def _process(self, sensors: SensorSet) -> None:
         """Worker thread: run the pipeline, publish, account latency."""
         active, model = self.active, self.model
         if active is None or model is None:
             return
-        output = model.pipeline.process(messages)
+        output = model.pipeline.process(sensors)
         if output is None:
             return
         self._publish(active, output)
-        stamp_ns = stamp_to_ns(messages[CLOUD_KEY].header.stamp)
+        stamp_ns = sensors.stamp_ns
         latency = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         model.pipeline.latency.record("stamp_to_publish", latency)
         active.publishers["processing"].publish(Float64(data=output.timings["processing"] * 1e3))

@@ -7,10 +7,10 @@ parser and sets ``func`` (a callable taking the parsed namespace and returning a
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from occle_core import __version__
 from occle_core.cli import (
@@ -37,8 +37,10 @@ _COMMANDS = (
 )
 
 
-#: Modules outside occle_core that add commands when installed (occle_core stays usable alone).
-_PLUGINS = ("occle_ros.cli",)
+#: Entry-point group through which installed packages add sub-commands (occle_core knows none of
+#: them, so it stays usable alone): each entry point is a `register(subparsers)` function;
+#: occle_ros registers to-bag, bag-eval and play (setup.py).
+COMMAND_GROUP = "occle.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,14 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in _COMMANDS:
         command.register(subparsers)
-    for name in _PLUGINS:
-        try:
-            plugin = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not name.startswith(error.name):
-                raise  # the plugin is there but broken: say so
-            continue
-        plugin.register(subparsers)
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        register = entry.load()  # an installed plugin that fails to import is a broken install
+        register(subparsers)
     return parser
 
 

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         f"layout {args.layout}, seed {args.seed} -> {args.out}"
     )
     if args.layout == "occ3d":
-        from occle_core.data.synthetic.surround import write_surround_dataset
+        from occle_core.data.synthetic.surround_dataset import write_surround_dataset
 
         for scene in write_surround_dataset(
             args.out, sequences, config, progress=sequence_progress("scene")

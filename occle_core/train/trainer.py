@@ -13,12 +13,14 @@ Exact resume: every random choice (sample order of an epoch, point sampling insi
 derived from (seed, epoch) or (seed, step), and a checkpoint holds the model, the teacher, the
 optimiser and the position in the epoch, so a run killed and resumed ends with the same weights
 as an uninterrupted run (on the same device and thread count).
+
+The parts: `run_log.RunLog` (the folder's records), `step.TrainingStep` (one optimiser step),
+`validation.validate` (scores on the validation sequences); this module wires them into the
+loop and owns the position in the run (step, epoch, sample order) and its checkpoints.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -28,29 +30,25 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch.nn.parallel import DistributedDataParallel
 
-from occle_core.eval.occ3d import Occ3DConfusion
-from occle_core.eval.semantickitti import SSCConfusion
-from occle_core.io.atomic import atomic_write_bytes
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import read_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
-from occle_core.model.inputs import OccLEInputs
-from occle_core.model.occle import OccLE
 from occle_core.runtime.device import resolve_device as runtime_device
-from occle_core.train.augment import flip_sample_y, student_view, y_symmetric
-from occle_core.train.batch import BatchBuilder, TrainingBatch
+from occle_core.train.augment import y_symmetric
+from occle_core.train.batch import BatchBuilder
 from occle_core.train.budget import IGNORE, LabelBudget
 from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
 from occle_core.train.losses import class_weights_from_frequencies
-from occle_core.train.objective import compute_losses
-from occle_core.train.schedule import cosine_between, sigmoid_rampup, warmup_cosine
+from occle_core.train.run_log import RunLog
+from occle_core.train.schedule import warmup_cosine
 from occle_core.train.sources import open_sequences
+from occle_core.train.step import TrainingStep, final_pseudo_weight
 from occle_core.train.teacher import MeanTeacher
+from occle_core.train.validation import validate
 from occle_core.typed_config import to_mapping
 
 
@@ -82,13 +80,6 @@ class TrainResult:
     best_checkpoint: Path
     last_checkpoint: Path
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager[Any]:
-    if amp == "off":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 class Trainer:
@@ -166,12 +157,23 @@ class Trainer:
             self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
         )
         self.class_weights = self._class_weights().to(self.device)
+        self.training_step = TrainingStep(
+            config,
+            self.model_config,
+            self.model,
+            self.network,
+            self.teacher,
+            self.optimizer,
+            self.scaler,
+            self.builder,
+            self.class_weights,
+            self.device,
+        )
+        self.log = RunLog(self.run_dir, writes=self.dist.is_main)
         self.step = 0
         self.epoch = 0
         self.micro_in_epoch = 0
         self.best_miou: float | None = None
-        self.history: list[dict[str, Any]] = []
-        self._tensorboard: Any = None
 
     # --- set-up -----------------------------------------------------------------------------
     def _class_weights(self) -> torch.Tensor:
@@ -186,35 +188,15 @@ class Trainer:
                 counts += np.bincount(kept, minlength=counts.size)[: counts.size]
         return class_weights_from_frequencies(torch.from_numpy(counts))
 
-    def _write_run_files(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(
-            self.run_dir / "config.yaml",
-            yaml.safe_dump(to_mapping(self.config), sort_keys=False).encode(),
-        )
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every record logged (metrics.jsonl), on the main rank."""
+        return self.log.history
+
+    def _budget_manifest(self) -> dict[str, Any]:
         manifest = self.budget.manifest()
         manifest["dataset"] = self.train_set.describe()
-        atomic_write_bytes(
-            self.run_dir / "label_budget.json", json.dumps(manifest, indent=2).encode()
-        )
-
-    def _log(self, record: dict[str, Any]) -> None:
-        if not self.dist.is_main:
-            return
-        self.history.append(record)
-        with (self.run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        if self._tensorboard is not None:
-            for key, value in record.items():
-                if isinstance(value, int | float) and key != "step":
-                    self._tensorboard.add_scalar(key, value, record["step"])
-
-    def _open_tensorboard(self) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional; metrics.jsonl always exists
-            return
-        self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+        return manifest
 
     # --- checkpoints ----------------------------------------------------------------------
     @property
@@ -256,12 +238,8 @@ class Trainer:
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.micro_in_epoch = int(state["micro_in_epoch"])
         self.best_miou = state["best_miou"]
-        metrics = self.run_dir / "metrics.jsonl"
-        if metrics.exists():
-            self.history = [json.loads(line) for line in metrics.read_text().splitlines()]
-            # Drop what was logged after the checkpoint: the resumed run logs it again.
-            self.history = [r for r in self.history if r["step"] <= self.step]
-            metrics.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        if self.dist.is_main:
+            self.log.keep_until(self.step)
         return True
 
     # --- the loop -------------------------------------------------------------------------
@@ -290,99 +268,35 @@ class Trainer:
         self.micro_in_epoch += 1
         return [order[i % len(order)] for i in range(start, start + size)]
 
+    def _next_samples(self) -> list[TrainingSample]:
+        return [self.train_set[i] for i in self._next_indices()]
+
     def _learning_rate(self) -> float:
         optim = self.config.optim
         factor = warmup_cosine(self.step, self.total_steps, optim.warmup_steps, optim.min_lr_ratio)
         return optim.lr * factor
 
-    def _augmented(
-        self, samples: list[TrainingSample], rng: np.random.Generator
-    ) -> tuple[TrainingBatch, OccLEInputs | None]:
-        """The student's batch and, when student-only augmentations apply, the teacher's clean
-        inputs (None: the teacher reads the student's inputs)."""
-        augment = self.config.augment
-        if augment.flip_y:
-            samples = [
-                flip_sample_y(s, self.model_config.grid) if rng.random() < 0.5 else s
-                for s in samples
-            ]
-        if not augment.student_only:
-            return self.builder(samples, rng).to(self.device), None
-        student = [student_view(s, augment, rng) for s in samples]
-        teacher_inputs = self.builder.inputs(samples).to(self.device)
-        return self.builder(student, rng).to(self.device), teacher_inputs
-
-    def _losses(
-        self, batch: TrainingBatch, teacher_inputs: OccLEInputs | None = None
-    ) -> dict[str, torch.Tensor]:
-        config = self.config
-        ramp = sigmoid_rampup(self.step, int(config.ramp_fraction * self.total_steps))
-        teacher_occupancy = None
-        use_teacher = config.objective.semi > 0 and ramp > 0
-        with _autocast(self.device, config.amp):
-            out = self.network(batch.inputs)
-            if use_teacher:
-                with torch.no_grad():
-                    clean = teacher_inputs if teacher_inputs is not None else batch.inputs
-                    teacher_occupancy = self.teacher.model(clean).occupancy_logits
-        return compute_losses(
-            out,
-            batch,
-            config.objective,
-            self.class_weights,
-            self.model_config.empty_label,
-            teacher_occupancy,
-            ramp,
-            self._final_pseudo_weight(self.step),
-        )
-
     def _final_pseudo_weight(self, step: int) -> float:
-        """The final head's pseudo CE weight at optimiser step `step` (0-based): constant, or
-        decayed from `final_pseudo` at the first step to `final_pseudo_end` at the last."""
-        objective = self.config.objective
-        if objective.final_pseudo_end is None:
-            return objective.final_pseudo
-        last = self.total_steps - 1
-        return cosine_between(objective.final_pseudo, objective.final_pseudo_end, step, last)
+        return final_pseudo_weight(self.config, step, self.total_steps)
 
     def fit(self, progress: Callable[[Progress], None] | None = None) -> TrainResult:
         """Train until `total_steps`, validating per `validate_every` epochs and at the end."""
         if self.dist.is_main:
-            self._write_run_files()
-            self._open_tensorboard()
+            self.log.start(self.config, self._budget_manifest())
         config = self.config
-        accumulate = config.optim.accumulate
         started = time.perf_counter()
         first_step = self.step
         self.network.train()
         while self.step < self.total_steps:
-            self.optimizer.zero_grad(set_to_none=True)
-            for group in self.optimizer.param_groups:
-                group["lr"] = self._learning_rate()
-            totals: dict[str, float] = {}
-            for part in range(accumulate):
-                indices = self._next_indices()
-                rng = np.random.default_rng([config.seed, self.step, part])
-                samples = [self.train_set[i] for i in indices]
-                batch, teacher_inputs = self._augmented(samples, rng)
-                losses = self._losses(batch, teacher_inputs)
-                self.scaler.scale(losses["total"] / accumulate).backward()
-                for name, value in losses.items():
-                    totals[name] = totals.get(name, 0.0) + float(value.detach()) / accumulate
-            if config.optim.grad_clip > 0:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.optim.grad_clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.teacher.update(self.model, self.step)
+            totals = self.training_step.run(
+                self.step, self.total_steps, self._learning_rate(), self._next_samples
+            )
             self.step += 1
-            if not math.isfinite(totals["total"]):
-                raise FloatingPointError(f"training diverged at step {self.step}: {totals}")
             if self.step % config.log_every == 0 or self.step == self.total_steps:
                 record = {"step": self.step, "epoch": self.epoch, "lr": self._learning_rate()}
                 if config.objective.final_pseudo_end is not None:
                     record["final_pseudo_weight"] = self._final_pseudo_weight(self.step - 1)
-                self._log({**record, **totals})
+                self.log.log({**record, **totals})
             epoch_done = self.micro_in_epoch >= self.batches_per_epoch
             if epoch_done:
                 self.epoch, self.micro_in_epoch = self.epoch + 1, 0
@@ -411,8 +325,7 @@ class Trainer:
                         validation,
                     )
                 )
-        if self._tensorboard is not None:
-            self._tensorboard.close()
+        self.log.close()
         if self.dist.is_main and not self.best_path.exists():
             self.save(self.best_path)
         return TrainResult(self.step, self.best_miou, self.best_path, self.last_path, self.history)
@@ -431,43 +344,8 @@ class Trainer:
         self.network.train()
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
         record.update({f"val_{k}": v for k, v in scores.items()})
-        self._log(record)
+        self.log.log(record)
         if self.best_miou is None or scores["miou"] > self.best_miou:
             self.best_miou = scores["miou"]
             self.save(self.best_path)
         return scores
-
-
-@torch.no_grad()
-def validate(
-    model: OccLE, dataset: OccupancyDataset, builder: BatchBuilder, device: torch.device
-) -> dict[str, float]:
-    """Scores (fractions) of `model` on the voxel-labelled frames of `dataset`: the official
-    SSC metric when the empty class is 0 (SemanticKITTI), else the Occ3D one (mIoU over every
-    class but the last, free one) with the occupied-vs-free IoU. Voxels labelled 255 (outside
-    the Occ3D mask, invalid in SemanticKITTI) are not counted by either."""
-    model.eval()
-    if len(dataset) == 0:
-        return {"miou": float("nan"), "iou": float("nan")}
-    num_classes, empty = model.config.num_classes, model.config.empty_label
-    occ3d = empty != 0
-    if occ3d and empty != num_classes - 1:
-        raise ValueError(f"validate: the Occ3D metric wants free last, not class {empty}")
-    names = [f"class{c}" for c in range(num_classes)]
-    confusion = Occ3DConfusion(names) if occ3d else SSCConfusion(names)
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        if sample.truth is None:  # only key frames are validated; they all have ground truth
-            raise ValueError(f"validate: {sample.key} has no voxel ground truth")
-        predicted = model(builder.inputs([sample]).to(device)).labels()[0].cpu().numpy()
-        confusion.add(predicted, sample.truth)
-    if isinstance(confusion, Occ3DConfusion):
-        occ3d_scores = confusion.scores()
-        return {"miou": float(occ3d_scores.miou), "iou": occ3d_scores.geometry_iou()}
-    scores = confusion.scores()
-    return {
-        "miou": float(scores.miou),
-        "iou": float(scores.completion_iou),
-        "precision": float(scores.precision),
-        "recall": float(scores.recall),
-    }

@@ -9,33 +9,25 @@ import json
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from occle_core.data.nuscenes.scene import Occ3DScene, open_occ3d_scenes
-from occle_core.data.semantickitti.sequence import SemanticKittiSequence
 from occle_core.errors import DataFormatError
-from occle_core.eval.occ3d import Occ3DConfusion, Occ3DScores
-from occle_core.eval.semantickitti import SSCConfusion, SSCScores
+from occle_core.eval.occ3d import Occ3DScores
+from occle_core.eval.semantickitti import SSCScores
 from occle_core.runtime import ModelRunner
+from occle_ros.bag.ground_truth import open_ground_truth
 from occle_ros.bag.tf_buffer import TransformBuffer
-from occle_ros.bag.to_bag import DEFAULT_START_NS, SOURCE_TOPIC, frame_of_stamp
+from occle_ros.bag.to_bag import SOURCE_TOPIC
+from occle_ros.bag.topic_selection import TopicChoice, resolve_topics
 from occle_ros.bag.writer import AtomicBagWriter
 from occle_ros.errors import MessageError
 from occle_ros.messages import typestore
-from occle_ros.pipeline.config import NodeConfig
-from occle_ros.pipeline.pipeline import (
-    CLOUD_KEY,
-    OccupancyPipeline,
-    PipelineOutput,
-    image_key,
-    info_key,
-    sync_inputs,
-)
+from occle_ros.pipeline.config import NodeConfig, TopicParams
+from occle_ros.pipeline.pipeline import OccupancyPipeline, PipelineOutput
+from occle_ros.pipeline.sensors import SensorSet, inputs_of_topics, sync_inputs
 from occle_ros.pipeline.stamps import StampGate
 from occle_ros.pipeline.sync import ApproximateTimeSync, seconds_to_ns
 
@@ -44,16 +36,6 @@ OUTPUT_TOPICS = {
     "markers": ("/occle/markers", "visualization_msgs/msg/MarkerArray"),
     "voxels": ("/occle/voxels", "sensor_msgs/msg/PointCloud2"),
 }
-
-
-@dataclass(frozen=True)
-class ReplayTopics:
-    """The bag topics that feed the pipeline (one image and info topic per camera)."""
-
-    cloud: str
-    images: tuple[str, ...]
-    camera_infos: tuple[str, ...]
-    compressed: bool
 
 
 @dataclass
@@ -87,171 +69,11 @@ class ReplayReport:
         return self.frames / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
 
-def _topics_of_type(reader: Any, msgtype: str) -> list[str]:
-    return sorted({c.topic for c in reader.connections if c.msgtype == msgtype})
-
-
-def _pick(given: str | None, param: str, candidates: list[str], what: str, bag: Path) -> str:
-    """A topic: the flag, else the parameter when it is a global name present in the bag, else
-    the only topic of the right type."""
-    if given:
-        if given not in candidates:
-            raise DataFormatError(bag, f"no {what} topic {given!r}", f"one of {candidates}")
-        return given
-    if not param.startswith("~") and param in candidates:
-        return param
-    if len(candidates) == 1:
-        return candidates[0]
-    raise DataFormatError(
-        bag,
-        f"cannot tell which {what} topic to use (parameter {param!r}, bag has {candidates})",
-        f"--{what.replace(' ', '-')}-topic",
-    )
-
-
-def resolve_topics(
-    reader: Any,
-    bag: Path,
-    config: NodeConfig,
-    cloud: str | None = None,
-    images: Sequence[str] | None = None,
-    infos: Sequence[str] | None = None,
-) -> ReplayTopics:
-    """Which bag topics feed the pipeline (flags > node parameters > the unique candidate)."""
-    clouds = _topics_of_type(reader, "sensor_msgs/msg/PointCloud2")
-    raw = _topics_of_type(reader, "sensor_msgs/msg/Image")
-    compressed = _topics_of_type(reader, "sensor_msgs/msg/CompressedImage")
-    all_infos = _topics_of_type(reader, "sensor_msgs/msg/CameraInfo")
-    count = len(config.topics.images)
-    use_compressed = config.topics.compressed or (not raw and bool(compressed))
-    image_candidates = compressed if use_compressed else raw
-    if images:
-        if len(images) != count:
-            raise DataFormatError(
-                bag, f"{len(images)} --image-topic", f"{count} (the model's cameras)"
-            )
-        use_compressed = all(t in compressed for t in images)
-        image_candidates = compressed if use_compressed else raw
-    chosen_images = tuple(
-        _pick(
-            images[i] if images else None, config.topics.images[i], image_candidates, "image", bag
-        )
-        for i in range(count)
-    )
-    chosen_infos = tuple(
-        _pick(
-            infos[i] if infos else None,
-            config.topics.camera_infos[i],
-            all_infos,
-            "camera info",
-            bag,
-        )
-        for i in range(count)
-    )
-    chosen_cloud = _pick(cloud, config.topics.cloud, clouds, "cloud", bag)
-    return ReplayTopics(chosen_cloud, chosen_images, chosen_infos, use_compressed)
-
-
-class GroundTruth(Protocol):
-    """Scores the outputs of a replay against a dataset's voxel ground truth."""
-
-    def add(self, output: PipelineOutput, report: ReplayReport) -> None: ...
-    def scores(self) -> SSCScores | Occ3DScores: ...
-
-
-@dataclass
-class KittiGroundTruth:
-    """SemanticKITTI-format ground truth of the replayed sequence (stamps = start + times.txt)."""
-
-    sequence: SemanticKittiSequence
-    start_ns: int
-    confusion: SSCConfusion
-
-    def add(self, output: PipelineOutput, report: ReplayReport) -> None:
-        stamp = round(output.grid.stamp * 1e9)
-        index = frame_of_stamp(self.sequence.times, self.start_ns, stamp)
-        if index is None or index not in self.sequence.voxel_ids:
-            return
-        truth = self.sequence.voxel_ground_truth(index)
-        self.confusion.add(output.grid.labels, truth.labels)
-        report.scored_frames.append(index)
-
-    def scores(self) -> SSCScores:
-        return self.confusion.scores()
-
-
-@dataclass
-class Occ3DGroundTruth:
-    """Occ3D ground truth of the replayed scene: a frame is scored when its LiDAR stamp is a
-    key frame's time (within 1 ms), inside `mask_camera` as the Occ3D metric counts."""
-
-    scene: Occ3DScene
-    confusion: Occ3DConfusion
-    tolerance_ns: int = 1_000_000
-
-    def __post_init__(self) -> None:
-        self._times = np.array([round(s.timestamp * 1e9) for s in self.scene.samples], np.int64)
-
-    def add(self, output: PipelineOutput, report: ReplayReport) -> None:
-        stamp = round(output.grid.stamp * 1e9)
-        index = int(np.argmin(np.abs(self._times - stamp)))
-        off_key_frame = abs(int(self._times[index]) - stamp) > self.tolerance_ns
-        if off_key_frame or index not in self.scene.voxel_ids:
-            return
-        self.confusion.add(output.grid.labels, self.scene.voxel_ground_truth(index).labels)
-        report.scored_frames.append(index)
-
-    def scores(self) -> Occ3DScores:
-        return self.confusion.scores()
-
-
-def open_ground_truth(
-    bag: Path,
-    runner: ModelRunner,
-    root: str | os.PathLike[str],
-    source_info: dict[str, Any],
-    sequence: str | None,
-    layout: str | None,
-    info_file: str | None,
-) -> GroundTruth:
-    """The ground truth to score a replay against: flags first, then what the bag's
-    `/occle/source` says (layout, sequence or scene, info file).
-
-    Raises:
-        DataFormatError: no sequence named, or a grid that differs from the model's.
-    """
-    sequence = sequence or source_info.get("sequence")
-    if not sequence:
-        raise DataFormatError(bag, "no /occle/source message naming the sequence", "--gt-sequence")
-    layout = layout or source_info.get("layout", "semantickitti")
-    if layout == "occ3d":
-        info = info_file or source_info.get("info_file")
-        if not info:
-            raise DataFormatError(
-                bag, "no /occle/source message naming the info file", "--gt-info-file"
-            )
-        (scene,) = open_occ3d_scenes(root, info, [sequence], mask="camera")
-        truth: GroundTruth = Occ3DGroundTruth(scene, Occ3DConfusion(runner.class_names))
-        grid = scene.grid
-    else:
-        kitti = SemanticKittiSequence(root, sequence)
-        start = int(source_info.get("start_ns", DEFAULT_START_NS))
-        truth = KittiGroundTruth(kitti, start, SSCConfusion(runner.class_names))
-        grid = kitti.grid
-    if grid.shape != runner.config.grid.shape:
-        raise DataFormatError(
-            root,
-            f"ground-truth grid {grid.shape} of {sequence}",
-            f"the model's grid {runner.config.grid.shape}",
-        )
-    return truth
-
-
 def replay_bag(
     bag: str | os.PathLike[str],
     runner: ModelRunner,
     config: NodeConfig,
-    topics: dict[str, Any] | None = None,
+    topics: TopicChoice | None = None,
     gt_root: str | os.PathLike[str] | None = None,
     gt_sequence: str | None = None,
     out: str | os.PathLike[str] | None = None,
@@ -266,7 +88,7 @@ def replay_bag(
         bag: rosbag2 folder or .mcap file.
         runner: the model.
         config: node parameters (topics, sync, tf, input, output).
-        topics: optional overrides {"cloud": str, "images": [...], "camera_infos": [...]}.
+        topics: input topics named by the caller (default: chosen by `resolve_topics`).
         gt_root: dataset root with voxel ground truth to score against.
         gt_sequence: its sequence or scene (default: the one `/occle/source` in the bag names).
         gt_layout: "semantickitti" or "occ3d" (default: `/occle/source`'s, else semantickitti).
@@ -279,7 +101,6 @@ def replay_bag(
     from rosbags.highlevel import AnyReader
 
     bag = Path(bag)
-    overrides = topics or {}
     started = time.perf_counter()
     report = ReplayReport()
     try:
@@ -292,16 +113,14 @@ def replay_bag(
             reader,
             bag,
             config,
-            overrides.get("cloud"),
-            overrides.get("images"),
-            overrides.get("camera_infos"),
+            topics or TopicChoice(),
         )
         outputs = _OutputWriter(Path(out)) if out is not None else None
         with outputs if outputs is not None else contextlib.nullcontext():
             copy = outputs.copy if outputs is not None and with_inputs else None
             source_info = _read_source_info(reader)
             tf = TransformBuffer()
-            pipeline_config = _with_topics(config, chosen)
+            pipeline_config = dataclasses.replace(config, topics=chosen)
             pipeline = OccupancyPipeline(runner, pipeline_config, _factory(), tf.lookup)
             ground_truth = None
             if gt_root is not None:
@@ -311,12 +130,14 @@ def replay_bag(
             sync = _replay_sync(pipeline_config, chosen)
             gate = StampGate(seconds_to_ns(config.input.max_stamp_lead))
 
-            def process(messages: dict[str, Any], timestamp: int) -> None:
-                result = pipeline.process(messages)
+            def process(sensors: SensorSet, timestamp: int) -> None:
+                result = pipeline.process(sensors)
                 if result is None:
                     return
                 if ground_truth is not None:
-                    ground_truth.add(result, report)
+                    scored = ground_truth.add(result.grid)
+                    if scored is not None:
+                        report.scored_frames.append(scored)
                 if outputs is not None:
                     outputs.write(result, timestamp)
                 progress(pipeline.counters.frames)
@@ -353,7 +174,7 @@ def _read_source_info(reader: Any) -> dict[str, Any]:
     return {}
 
 
-def _replay_sync(config: NodeConfig, chosen: ReplayTopics) -> ApproximateTimeSync:
+def _replay_sync(config: NodeConfig, chosen: TopicParams) -> ApproximateTimeSync:
     """The synchroniser of the node's inputs (cloud, then image and info of every camera), with
     the node's slop and queue (emitted sets are collected by `_replay_messages`)."""
     return ApproximateTimeSync(
@@ -366,12 +187,12 @@ def _replay_sync(config: NodeConfig, chosen: ReplayTopics) -> ApproximateTimeSyn
 
 def _replay_messages(
     reader: Any,
-    chosen: ReplayTopics,
+    chosen: TopicParams,
     sync: ApproximateTimeSync,
     gate: StampGate,
     tf: TransformBuffer,
     pipeline: OccupancyPipeline,
-    process: Callable[[dict[str, Any], int], None],
+    process: Callable[[SensorSet, int], None],
     copy: Callable[[Any, int, bytes], None] | None,
     config: NodeConfig,
 ) -> Counter[str]:
@@ -383,16 +204,13 @@ def _replay_messages(
     pipeline's history. A completed set is processed once the bag's clock has passed its
     completion by `tf.timeout`, the time the node's TF lookups would wait for late transforms.
     """
-    names = {chosen.cloud: [CLOUD_KEY]}
-    for i, (image, info) in enumerate(zip(chosen.images, chosen.camera_infos, strict=True)):
-        names.setdefault(image, []).append(image_key(i))
-        names.setdefault(info, []).append(info_key(i))
+    names = inputs_of_topics(chosen)
     tf_topics = ("/tf", "/tf_static")
     connections = [c for c in reader.connections if c.topic in names or c.topic in tf_topics]
     skipped: Counter[str] = Counter()
     emitted: list[dict[str, Any]] = []
     sync.callback = emitted.append
-    pending: deque[tuple[int, int, dict[str, Any]]] = deque()  # (due, completed, set)
+    pending: deque[tuple[int, int, SensorSet]] = deque()  # (due, completed, set)
     wait_ns = seconds_to_ns(config.tf.timeout)
     for connection, timestamp, data in reader.messages(connections=connections):
         while pending and pending[0][0] < timestamp:
@@ -424,7 +242,9 @@ def _replay_messages(
             pipeline.observe_cloud(message)
         for name in names[connection.topic]:
             sync.add(name, stamp_ns, message)
-        pending.extend((timestamp + wait_ns, timestamp, messages) for messages in emitted)
+        pending.extend(
+            (timestamp + wait_ns, timestamp, SensorSet.from_named(messages)) for messages in emitted
+        )
         emitted.clear()
     for _, completed, messages in pending:
         process(messages, completed)
@@ -435,17 +255,6 @@ def _factory() -> Any:
     from occle_ros.messages import RosbagsFactory
 
     return RosbagsFactory(typestore("humble"))
-
-
-def _with_topics(config: NodeConfig, chosen: ReplayTopics) -> NodeConfig:
-    replay_topics = dataclasses.replace(
-        config.topics,
-        cloud=chosen.cloud,
-        images=chosen.images,
-        camera_infos=chosen.camera_infos,
-        compressed=chosen.compressed,
-    )
-    return dataclasses.replace(config, topics=replay_topics)
 
 
 class _OutputWriter:

@@ -19,19 +19,10 @@ from occle_ros.conversions.image import compressed_to_array, image_to_array
 from occle_ros.conversions.pointcloud import cloud_to_array
 from occle_ros.errors import MessageError
 from occle_ros.messages import stamp_to_ns
+from occle_ros.pipeline.config import TopicParams
 
 #: (target frame, source frame, stamp ns) -> (4, 4) target_from_source; raises LookupError.
 TransformLookup = Callable[[str, str, int], NDArray[np.float64]]
-
-
-@dataclass(frozen=True)
-class SensorTopics:
-    """Names of the synchronised inputs (topics, for messages and errors)."""
-
-    cloud: str
-    images: tuple[str, ...]
-    camera_infos: tuple[str, ...]
-    compressed: bool = False
 
 
 @dataclass
@@ -52,7 +43,7 @@ class FrameAssembler:
     Args:
         grid_frame: the TF frame the model's grid is defined in (points and cameras are
             expressed in it).
-        topics: input topic names.
+        topics: the node's topics (the input names, for messages and errors).
         lookup: TF lookup at a stamp (raises LookupError when it has no answer).
         cam_from_lidar: fallback (4, 4) extrinsic per camera, used when TF has no answer.
         scans: LiDAR clouds aggregated per frame: the synchronised one and the `scans - 1`
@@ -72,7 +63,7 @@ class FrameAssembler:
     def __init__(
         self,
         grid_frame: str,
-        topics: SensorTopics,
+        topics: TopicParams,
         lookup: TransformLookup,
         cam_from_lidar: Sequence[NDArray[np.float64]] = (),
         scans: int = 1,

@@ -16,10 +16,11 @@ from occle_core.viz.palette import class_colors
 from occle_ros.conversions.markers import VoxelPointCache, grid_to_cloud, grid_to_markers
 from occle_ros.conversions.occupancy import grid_to_message
 from occle_ros.errors import MessageError
-from occle_ros.messages import MessageFactory, stamp_to_ns
+from occle_ros.messages import MessageFactory
 from occle_ros.pipeline.config import NodeConfig
-from occle_ros.pipeline.frames import FrameAssembler, SensorTopics, TransformLookup
+from occle_ros.pipeline.frames import FrameAssembler, TransformLookup
 from occle_ros.pipeline.latency import LatencyStats
+from occle_ros.pipeline.sensors import SensorSet
 
 
 class Logger(Protocol):
@@ -56,26 +57,6 @@ class PipelineCounters:
     last_error: str = ""
 
 
-#: Synchroniser input name of the LiDAR cloud (cameras: `image_key`, `info_key`).
-CLOUD_KEY = "cloud"
-
-
-def image_key(index: int) -> str:
-    return f"image{index}"
-
-
-def info_key(index: int) -> str:
-    return f"info{index}"
-
-
-def sync_inputs(num_cameras: int) -> list[str]:
-    """Names of the synchroniser inputs for `num_cameras` cameras."""
-    names = [CLOUD_KEY]
-    for i in range(num_cameras):
-        names += [image_key(i), info_key(i)]
-    return names
-
-
 class OccupancyPipeline:
     """Messages -> Frame -> model -> OccupancyGrid -> output messages.
 
@@ -108,12 +89,7 @@ class OccupancyPipeline:
         values = np.asarray(config.tf.cam_from_lidar, dtype=np.float64)
         self.assembler = FrameAssembler(
             grid_frame=config.tf.grid_frame or runner.config.grid.frame_id,
-            topics=SensorTopics(
-                config.topics.cloud,
-                config.topics.images,
-                config.topics.camera_infos,
-                config.topics.compressed,
-            ),
+            topics=config.topics,
             lookup=lookup,
             cam_from_lidar=list(values.reshape(-1, 4, 4)) if values.size else [],
             scans=config.input.scans,
@@ -134,20 +110,21 @@ class OccupancyPipeline:
         > 1 the clouds received between camera sets (LiDAR sweeps) join the next frame."""
         self.assembler.observe(cloud)
 
-    def process(self, messages: dict[str, Any]) -> PipelineOutput | None:
-        """Run one synchronised set ({input name: message}, see `sync_inputs`).
+    def process(self, sensors: SensorSet) -> PipelineOutput | None:
+        """Run one synchronised set.
 
         A malformed message or a missing transform is logged and the set skipped (None);
         nothing raised by the inputs escapes.
         """
         started = time.perf_counter()
-        cameras = range(len(self.config.topics.images))
-        cloud = messages[CLOUD_KEY]
         try:
+            if len(sensors.images) != len(self.config.topics.images):
+                raise ValueError(
+                    f"a set with {len(sensors.images)} camera(s), topics.images lists "
+                    f"{len(self.config.topics.images)}"
+                )
             frame = self.assembler.assemble(
-                cloud,
-                [messages[image_key(i)] for i in cameras],
-                [messages[info_key(i)] for i in cameras],
+                sensors.cloud, list(sensors.images), list(sensors.camera_infos)
             )
         except (MessageError, LookupError, ValueError) as error:
             self.counters.skipped += 1
@@ -157,7 +134,7 @@ class OccupancyPipeline:
         converted = time.perf_counter()
         prediction = self.runner.predict(frame, self.config.output.confidence)
         inferred = time.perf_counter()
-        stamp_ns = stamp_to_ns(cloud.header.stamp)
+        stamp_ns = sensors.stamp_ns
         grid = self.runner.grid(
             prediction, stamp_ns * 1e-9, frame.frame_id, self.assembler.grid_frame
         )

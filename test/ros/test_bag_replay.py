@@ -26,6 +26,7 @@ from occle_core.runtime import ModelRunner
 from occle_ros.bag.messages_of import read_bag_messages
 from occle_ros.bag.replay import replay_bag
 from occle_ros.bag.to_bag import write_sequence_bag
+from occle_ros.bag.topic_selection import TopicChoice
 from occle_ros.conversions.occupancy import message_to_grid
 from occle_ros.messages import typestore
 from occle_ros.pipeline.config import NodeConfig, load_node_config, shipped_node_params
@@ -195,4 +196,4 @@ def test_corrupted_and_incomplete_bags_give_clear_errors(
     assert "corrupted.mcap: not a readable rosbag2" in capsys.readouterr().err
     runner = ModelRunner.from_checkpoint(str(checkpoint), device="cpu")
     with pytest.raises(DataFormatError, match=r"no camera info topic '/nowhere'"):
-        replay_bag(bag, runner, NodeConfig(), topics={"camera_infos": ["/nowhere"]})
+        replay_bag(bag, runner, NodeConfig(), topics=TopicChoice(camera_infos=["/nowhere"]))

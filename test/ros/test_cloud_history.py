@@ -12,7 +12,8 @@ from occle_ros.conversions.camera import camera_info_message
 from occle_ros.conversions.image import array_to_image
 from occle_ros.conversions.pointcloud import array_to_cloud
 from occle_ros.messages import RosbagsFactory, typestore
-from occle_ros.pipeline.frames import FrameAssembler, SensorTopics
+from occle_ros.pipeline.config import TopicParams
+from occle_ros.pipeline.frames import FrameAssembler
 
 FACTORY = RosbagsFactory(typestore("humble"))
 STEP_NS = 100_000_000  # 10 Hz LiDAR
@@ -51,7 +52,7 @@ def assemble(assembler: FrameAssembler, stamp_ns: int, intensity: float) -> np.n
 
 
 def make(scans: int, newest_first: bool = False, min_range: float = 0.0) -> FrameAssembler:
-    topics = SensorTopics("/lidar", ("/image",), ("/info",))
+    topics = TopicParams(cloud="/lidar", images=("/image",), camera_infos=("/info",))
     return FrameAssembler(
         "base_link",
         topics,
@@ -120,7 +121,7 @@ def test_camera_placed_at_its_own_stamp() -> None:
         return lookup(target, source, stamp_ns)
 
     def camera_offset(compensate: bool, image_ns: int, cloud_ns: int) -> tuple[float, int]:
-        topics = SensorTopics("/lidar", ("/image",), ("/info",))
+        topics = TopicParams(cloud="/lidar", images=("/image",), camera_infos=("/info",))
         assembler = FrameAssembler(
             "base_link", topics, moving_lookup, fixed_frame="map",
             camera_time_compensation=compensate,

@@ -25,6 +25,7 @@ from occle_ros.errors import MessageError
 from occle_ros.messages import RosbagsFactory, typestore
 from occle_ros.pipeline.config import NodeConfig
 from occle_ros.pipeline.pipeline import OccupancyPipeline
+from occle_ros.pipeline.sensors import SensorSet
 
 FACTORY = RosbagsFactory(typestore("humble"))
 MANY = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,10 +209,10 @@ def test_pipeline_skips_bad_sets_and_keeps_going(pipeline):
     no_tf["cloud"].header.frame_id = "base_link"
     bad_sets.append(no_tf)
     for bad in bad_sets:
-        assert pipeline.process(bad) is None
+        assert pipeline.process(SensorSet.from_named(bad)) is None
     assert pipeline.counters.skipped == len(bad_sets)
     assert "base_link" in pipeline.counters.last_error
-    output = pipeline.process(good_set(7))
+    output = pipeline.process(SensorSet.from_named(good_set(7)))
     assert output is not None and output.grid.labels.shape == (64, 64, 8)
     assert output.occupancy.header.stamp.nanosec == 7
     assert pipeline.counters.frames == 1

@@ -18,6 +18,7 @@ from occle_ros.conversions.pointcloud import array_to_cloud
 from occle_ros.messages import RosbagsFactory, typestore
 from occle_ros.pipeline.config import NodeConfig, TfParams, TopicParams, load_node_config
 from occle_ros.pipeline.pipeline import OccupancyPipeline
+from occle_ros.pipeline.sensors import SensorSet
 
 REPO = Path(__file__).resolve().parents[2]
 FACTORY = RosbagsFactory(typestore("humble"))
@@ -86,7 +87,7 @@ def test_six_cameras_and_an_ego_frame_grid() -> None:
         rgb = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
         messages[f"image{index}"] = array_to_image(FACTORY, rgb, 5, f"cam{index}")
         messages[f"info{index}"] = camera_info_message(FACTORY, k, 160, 90, 5, f"cam{index}")
-    output = pipeline.process(messages)
+    output = pipeline.process(SensorSet.from_named(messages))
     assert output is not None, pipeline.counters.last_error
     assert output.grid.labels.shape == model_config.grid.shape
     assert output.occupancy.header.frame_id == "base_link"  # published in the grid's frame
@@ -95,4 +96,5 @@ def test_six_cameras_and_an_ego_frame_grid() -> None:
     assert {f"cam{i}" for i in range(6)} <= {t for t, s in asked if s == "base_link"}
     # A set with five cameras' worth of messages is refused without stopping the pipeline.
     del messages["image5"], messages["info5"]
-    assert pipeline.process(messages) is None and pipeline.counters.skipped == 1
+    assert pipeline.process(SensorSet.from_named(messages)) is None
+    assert pipeline.counters.skipped == 1 and "5 camera(s)" in pipeline.counters.last_error

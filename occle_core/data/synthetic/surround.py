@@ -29,16 +29,13 @@ before its surface (rendered depth + half a voxel diagonal), so `mask_camera` li
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from occle_core.data.nuscenes.occ3d import (
@@ -48,7 +45,6 @@ from occle_core.data.nuscenes.occ3d import (
     write_occ3d_labels,
 )
 from occle_core.data.semantickitti.labels import load_label_config
-from occle_core.data.semantickitti.sequence import DATASET_FILE
 from occle_core.data.synthetic.camera import CameraRender
 from occle_core.data.synthetic.generate import (
     FRAME_PERIOD_S,
@@ -64,7 +60,6 @@ from occle_core.data.synthetic.visibility import ScanView, observed_voxels
 from occle_core.geometry.camera import project_points
 from occle_core.geometry.grid import OCC3D_GRID, GridSpec
 from occle_core.geometry.transforms import invert_rigid, transform_points
-from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.binary import write_array
 from occle_core.io.images import write_jpeg, write_png
 
@@ -399,62 +394,3 @@ class SurroundSceneWriter:
             float(np.mean(camera_share)) if camera_share else 0.0,
         )
         return report, infos
-
-
-def write_surround_dataset(
-    root: str | Path,
-    sequences: Sequence[str | int],
-    config: SynthConfig,
-    progress: Callable[[str, str, int, int], None] = lambda *_: None,
-) -> list[SurroundReport]:
-    """Generate every scene under `root` in the Occ3D-nuScenes layout, then the info file.
-
-    Args:
-        root: dataset root (created).
-        sequences: scene numbers (scene-0000, ...).
-        config: what to generate.
-        progress: called as (scene, stage, done, total).
-
-    Returns:
-        One report per scene.
-    """
-    # The tables module builds on this one (the writer's files, poses and tokens).
-    from occle_core.data.synthetic.surround_tables import scene_tables, write_tables
-
-    rig = surround_rig(config.scale)
-    root_path = Path(root)
-    root_path.mkdir(parents=True, exist_ok=True)
-    reports, data_list, tables = [], [], []
-    for sequence in sequences:
-        writer = SurroundSceneWriter(root_path, sequence, config, rig)
-        report, infos = writer.run(functools.partial(progress, writer.scene))
-        reports.append(report)
-        data_list.extend(infos)
-        tables.append(scene_tables(writer))
-    write_tables(root_path, tables)
-    info_file = {
-        "metainfo": {
-            "dataset": "occle-synthetic-surround",
-            "version": "v1.0-occle",
-            "info_version": "1.1",
-        },
-        "data_list": [{"sample_idx": i, **info} for i, info in enumerate(data_list)],
-    }
-    atomic_write_bytes(root_path / INFO_FILE, pickle.dumps(info_file, protocol=4))
-    description = {
-        "generator": "occle synth --layout occ3d",
-        "layout": "occ3d",
-        "seed": config.seed,
-        "scale": config.scale,
-        "frames": config.frames,
-        "key_every": config.gt_every,
-        "scenes": [scene_name(s) for s in sequences],
-        "info_file": INFO_FILE,
-        "grid": rig.grid.to_dict(),
-        "lidar": {k: getattr(rig.lidar, k) for k in rig.lidar.__dataclass_fields__},
-        "cameras": [{"name": c.name, "width": c.width, "height": c.height} for c in rig.cameras],
-    }
-    atomic_write_bytes(
-        root_path / DATASET_FILE, yaml.safe_dump(description, sort_keys=False).encode()
-    )
-    return reports
