@@ -20,7 +20,7 @@ from occle_ros.pipeline.config import NodeConfig, TfParams, TopicParams, load_no
 from occle_ros.pipeline.pipeline import OccupancyPipeline
 from occle_ros.pipeline.sensors import SensorSet
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FACTORY = RosbagsFactory(typestore("humble"))
 CAMERAS = ("CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_FRONT_LEFT", "CAM_BACK", "CAM_BACK_LEFT",
            "CAM_BACK_RIGHT")  # fmt: skip

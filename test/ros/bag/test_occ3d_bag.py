@@ -36,7 +36,7 @@ from occle_ros.conversions.occupancy import message_to_grid
 from occle_ros.messages import stamp_to_ns
 from occle_ros.pipeline.config import load_node_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCENE = "scene-0002"
 SCANS = 11  # 10 Hz: key frames 0, 5, 10 (2 Hz) and 8 sweeps between them
 KEYS = 3
