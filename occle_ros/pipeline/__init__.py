@@ -1,2 +1,3 @@
-"""The ROS-free pipeline shared by the node and bag replay: time synchronisation, frame
-assembly, inference, encoding, latency accounting."""
+"""The ROS-free pipeline shared by the node and bag replay: node parameters (`config`), one
+synchronised set (`sensors.SensorSet`), time synchronisation, stamp checks, frame assembly,
+inference, encoding, latency accounting."""
