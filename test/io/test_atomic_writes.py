@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import settings
 
 from occle_core.data.nuscenes.occ3d import (
     Occ3DLabels,
@@ -32,9 +31,6 @@ from occle_core.io.images import write_png
 SSC = (256, 256, 32)
 OCC = (200, 200, 16)
 SMALL = (4, 4, 2)  # 32 voxels: 4 bytes of bits, 64 bytes of uint16 labels
-TOKEN = "29796060110c4163b07f06eff4af0753"
-NUSCENES_CALIB = "nuscenes/ca9a282c9e77460f8360f564131a8af5_calib.json"
-FUZZ = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
 TR_ROTATION = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 TR = np.eye(4)
