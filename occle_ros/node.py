@@ -62,7 +62,7 @@ from occle_ros.node_parameters import declare_node_parameters, read_node_config
 from occle_ros.pipeline.config import NodeConfig, node_config_from_parameters, parameter_defaults
 from occle_ros.pipeline.pipeline import OccupancyPipeline, PipelineOutput
 from occle_ros.pipeline.reliability import wants_reliable
-from occle_ros.pipeline.sensors import SensorSet
+from occle_ros.pipeline.sensors import SensorSet, input_topics
 from occle_ros.pipeline.stamps import StampGate
 from occle_ros.pipeline.sync import seconds_to_ns
 from occle_ros.pipeline.worker import LatestOnlyWorker
@@ -299,11 +299,10 @@ class OccleNode(LifecycleNode):
             tf2_ros.TransformListener(model.tf_buffer, self),
         )
         image_type = CompressedImage if topics.compressed else Image
-        streams: list[tuple[Any, str]] = [(PointCloud2, topics.cloud)]
-        for image_topic, info_topic in zip(topics.images, topics.camera_infos, strict=True):
-            streams += [(image_type, image_topic), (CameraInfo, info_topic)]
+        # The callback receives the messages in this order (SensorSet.from_synced).
+        types = [PointCloud2] + [image_type, CameraInfo] * len(topics.images)
         filters = []
-        for message_type, topic in streams:
+        for message_type, topic in zip(types, input_topics(topics), strict=True):
             reliable = self._wants_reliable(config, topic)
             subscriber = message_filters.Subscriber(
                 self,

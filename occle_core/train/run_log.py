@@ -68,7 +68,7 @@ class RunLog:
     def keep_until(self, step: int) -> None:
         """On resume: reload metrics.jsonl and drop what was logged after `step` (the step of
         the checkpoint), which the resumed run logs again."""
-        if not self.metrics_path.exists():
+        if not self.writes or not self.metrics_path.exists():
             return
         records = [json.loads(line) for line in self.metrics_path.read_text().splitlines()]
         self.history = [r for r in records if r["step"] <= step]

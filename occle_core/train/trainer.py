@@ -238,8 +238,7 @@ class Trainer:
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.micro_in_epoch = int(state["micro_in_epoch"])
         self.best_miou = state["best_miou"]
-        if self.dist.is_main:
-            self.log.keep_until(self.step)
+        self.log.keep_until(self.step)
         return True
 
     # --- the loop -------------------------------------------------------------------------
@@ -281,8 +280,7 @@ class Trainer:
 
     def fit(self, progress: Callable[[Progress], None] | None = None) -> TrainResult:
         """Train until `total_steps`, validating per `validate_every` epochs and at the end."""
-        if self.dist.is_main:
-            self.log.start(self.config, self._budget_manifest())
+        self.log.start(self.config, self._budget_manifest())
         config = self.config
         started = time.perf_counter()
         first_step = self.step

@@ -28,12 +28,14 @@ def inputs_of_topics(topics: TopicParams) -> dict[str, list[str]]:
     CameraInfo topic shared by two cameras)."""
     names = sync_inputs(len(topics.images))
     feeds: dict[str, list[str]] = {}
-    for topic, name in zip(_topics_in_input_order(topics), names, strict=True):
+    for topic, name in zip(input_topics(topics), names, strict=True):
         feeds.setdefault(topic, []).append(name)
     return feeds
 
 
-def _topics_in_input_order(topics: TopicParams) -> list[str]:
+def input_topics(topics: TopicParams) -> list[str]:
+    """The input topics in `sync_inputs` order: cloud, then image and camera info per camera
+    (the node subscribes them in this order)."""
     ordered = [topics.cloud]
     for image, info in zip(topics.images, topics.camera_infos, strict=True):
         ordered += [image, info]
