@@ -3,8 +3,11 @@
 OccLE trains with 10 % of the voxel annotations. The paper does not say how the 10 % are drawn,
 so two modes exist (../shared/design/model.md, section 5), plus the two reference points:
 
-* ``frames``: every k-th voxel-labelled frame of each sequence (k = round(1 / ratio)) keeps its
-  ground truth; the other frames keep only images, LiDAR and pseudo labels.
+* ``frames``: n = max(1, round(ratio * F)) of the F voxel-labelled frames keep their ground
+  truth, evenly spaced along the frames of all sequences in order (every k-th, k = F // n, from
+  an offset the seed picks); the other frames keep only images, LiDAR and pseudo labels. Counting
+  over all sequences, not per sequence, is what makes small ratios exact: 1 % of 40 frames in 4
+  sequences is one frame, where "every 100th frame of each sequence" would be four.
 * ``voxels``: every labelled frame keeps a class-stratified random share `ratio` of its valid
   ground-truth voxels (at least one voxel of every class present).
 * ``all``: every label (the fully supervised upper bound).
@@ -16,6 +19,7 @@ order in which frames are visited. `LabelBudget.manifest` records the split for 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,21 +67,22 @@ class LabelBudget:
         self.labelled_frames = {s: sorted(int(i) for i in f) for s, f in labelled_frames.items()}
         self._kept_voxels: dict[str, int] = {}
         self._valid_voxels: dict[str, int] = {}
-
-    @property
-    def every(self) -> int:
-        """k of the frames mode: one labelled frame in k keeps its ground truth."""
-        return max(1, round(1.0 / self.config.ratio))
+        everything = [(s, i) for s, frames in self.labelled_frames.items() for i in frames]
+        self.kept_frame_count = max(1, round(config.ratio * len(everything))) if everything else 0
+        self.every = max(1, len(everything) // self.kept_frame_count) if everything else 1
+        # The offset moves back one frame per seed, so that seeds pick different frames.
+        offset = -config.seed % self.every
+        spacing = len(everything) / self.kept_frame_count if everything else 1.0
+        self._frames_kept = {
+            everything[(math.floor(j * spacing) + offset) % len(everything)]
+            for j in range(self.kept_frame_count)
+        }
 
     def keeps_frame(self, sequence: str, index: int) -> bool:
         """Whether frame `index` of `sequence` contributes any voxel labels."""
-        frames = self.labelled_frames.get(sequence, [])
-        if index not in frames:
+        if index not in self.labelled_frames.get(sequence, []):
             return False
-        if self.config.mode != "frames":
-            return True
-        # The offset rotates with the seed so that different seeds pick different frames.
-        return (frames.index(index) + self.config.seed) % self.every == 0
+        return self.config.mode != "frames" or (sequence, index) in self._frames_kept
 
     def kept_frames(self, sequence: str) -> list[int]:
         return [i for i in self.labelled_frames.get(sequence, []) if self.keeps_frame(sequence, i)]
@@ -131,6 +136,7 @@ class LabelBudget:
             "ratio": self.config.ratio,
             "seed": self.config.seed,
             "every": self.every if self.config.mode == "frames" else None,
+            "kept_frame_count": self.kept_frame_count if self.config.mode == "frames" else None,
             "sequences": sequences,
             "voxels": {
                 "valid_in_visited_frames": valid,

@@ -39,6 +39,9 @@ class DataConfig:
         sweeps: occ3d: earlier LiDAR sweeps aggregated into every key frame.
         mask: occ3d: voxels outside this Occ3D mask ("camera", "lidar" or "none") are not
             supervised (the official evaluation counts `mask_camera` only).
+        cache_samples: keep the training samples in memory after their first read (LiDAR
+            aggregation, ray tracing and pseudo-label reads then happen once per sample, not once
+            per epoch; results are unchanged). For datasets that fit in memory.
     """
 
     root: str = ""
@@ -52,6 +55,7 @@ class DataConfig:
     info_file: str = "occle_infos.pkl"
     sweeps: int = 0
     mask: Literal["camera", "lidar", "none"] = "camera"
+    cache_samples: bool = False
 
     def __post_init__(self) -> None:
         require(self.scans >= 1, "data.scans", self.scans, ">= 1")

@@ -137,9 +137,8 @@ class TrainingStep:
         with autocast(self.device, config.amp):
             out = self.network(batch.inputs)
             if use_teacher:
-                with torch.no_grad():
-                    clean = teacher_inputs if teacher_inputs is not None else batch.inputs
-                    teacher_occupancy = self.teacher.model(clean).occupancy_logits
+                clean = teacher_inputs if teacher_inputs is not None else batch.inputs
+                teacher_occupancy = self.teacher.occupancy_logits(clean)
         return compute_losses(
             out,
             batch,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 import torch
 from torch import nn
+
+from occle_core.model.inputs import OccLEInputs
+from occle_core.model.occle import OccLE
 
 
 class MeanTeacher:
@@ -33,6 +37,12 @@ class MeanTeacher:
             teacher_p.mul_(decay).add_(student_p.detach(), alpha=1.0 - decay)
         for teacher_b, student_b in zip(self.model.buffers(), student.buffers(), strict=True):
             teacher_b.copy_(student_b)
+
+    @torch.no_grad()
+    def occupancy_logits(self, inputs: OccLEInputs) -> torch.Tensor:
+        """(B, 1, x, y, z) the teacher's occupancy logits on the fusion grid for `inputs`: its
+        geometric branch only (`OccLE.occupancy_logits`), the rest of the network is not run."""
+        return cast(OccLE, self.model).occupancy_logits(inputs)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.model.state_dict()

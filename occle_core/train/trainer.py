@@ -114,6 +114,7 @@ class Trainer:
             free_space=config.objective.final_free > 0,
             dense_pseudo=data.dense_pseudo and config.objective.final_pseudo > 0,
             opened=open_sequences(data, data.train_sequences),
+            cache=data.cache_samples,
         )
         self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
         self.train_set.budget = self.budget

@@ -129,6 +129,17 @@ def test_tiny_model_output_shapes(tiny, front_camera):
     assert torch.isfinite(out.logits).all()
 
 
+def test_geometric_branch_alone_gives_the_forward_occupancy(tiny, front_camera):
+    # The mean teacher runs only `occupancy_logits`: it must be the full forward's tensor.
+    model = build_model(tiny, seed=3).eval()
+    inputs = prepare_inputs([random_frame(tiny, [front_camera], 1, n=20000)], tiny)
+    with torch.no_grad():
+        alone = model.occupancy_logits(inputs)
+        full = model(inputs).occupancy_logits
+    assert alone.shape == (1, 1, 32, 32, 4) and alone.std() > 0
+    torch.testing.assert_close(alone, full, rtol=0, atol=0)
+
+
 def test_backward_reaches_every_trainable_parameter(tiny, front_camera):
     model = build_model(tiny, seed=0).train()
     frames = [random_frame(tiny, [front_camera], seed, n=20000) for seed in (1, 2)]

@@ -8,7 +8,7 @@ import pytest
 from occle_core.train.budget import IGNORE, LabelBudget, LabelBudgetConfig
 
 
-def test_frames_mode_keeps_every_kth_labelled_frame_per_sequence():
+def test_frames_mode_keeps_every_kth_labelled_frame_over_all_sequences():
     frames = {"00": list(range(0, 200, 5)), "01": list(range(0, 50, 5))}
     budget = LabelBudget(LabelBudgetConfig("frames", 0.1, seed=0), frames)
     assert budget.every == 10
@@ -20,6 +20,21 @@ def test_frames_mode_keeps_every_kth_labelled_frame_per_sequence():
     assert (budget.apply("00", 5, labels) == IGNORE).all()
     assert np.array_equal(budget.apply("00", 50, labels), labels)
     assert (budget.apply("00", 3, labels) == IGNORE).all()  # not a labelled frame at all
+    assert other_seed.kept_frames("01") == [35]  # position 47 of the 50 frames in order
+
+
+@pytest.mark.parametrize(("ratio", "kept"), [(0.01, 1), (0.05, 2), (0.2, 8), (0.5, 20), (1.0, 40)])
+def test_small_ratios_keep_their_share_of_all_frames(ratio: float, kept: int):
+    # Four short sequences of 10 labelled frames (the synthetic experiments): 1 % is one frame,
+    # not one per sequence, and every seed keeps the same number of distinct frames.
+    frames = {f"0{s}": list(range(0, 50, 5)) for s in range(4)}
+    chosen = []
+    for seed in range(3):
+        budget = LabelBudget(LabelBudgetConfig("frames", ratio, seed=seed), frames)
+        picked = [(s, i) for s in frames for i in budget.kept_frames(s)]
+        assert len(picked) == kept == budget.manifest()["kept_frame_count"]
+        chosen.append(picked)
+    assert ratio == 1.0 or chosen[0] != chosen[1]
 
 
 def test_voxels_mode_is_class_stratified_and_reproducible():

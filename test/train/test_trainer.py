@@ -132,6 +132,21 @@ def test_resume_after_a_kill_gives_the_same_weights(dataset: Path, micro_model: 
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_cached_samples_train_the_same_weights(dataset: Path, micro_model: Path, tmp_path):
+    # Three epochs over two samples: epochs 2 and 3 come from the cache, and a step that wrote
+    # into a cached sample would make them differ from freshly read ones.
+    read = Trainer(_config(dataset, micro_model), tmp_path / "read", checkpoint_every=0)
+    read.fit()
+    config = _config(dataset, micro_model, "data.cache_samples=true")
+    cached = Trainer(config, tmp_path / "cached", checkpoint_every=0)
+    cached.fit()
+    assert cached.train_set.cache is not None and len(cached.train_set.cache) == 2
+    for (name, a), b in zip(
+        read.model.state_dict().items(), cached.model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
 def test_cli_train_infer_eval(dataset: Path, micro_model: Path, tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--run", str(run), f"model={micro_model}", f"data.root={dataset}"]
