@@ -331,16 +331,13 @@ def print_report(document: dict[str, Any]) -> None:
         )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("results/label_efficiency"))
+def add_protocol_arguments(parser: argparse.ArgumentParser, out: str) -> None:
+    """The options every protocol script shares (world, seeds, split, jobs, overrides)."""
+    parser.add_argument("--out", type=Path, default=Path(out))
     parser.add_argument("--layout", choices=list(TRAIN_CONFIG), default="semantickitti")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic world")
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--split", choices=["val", "test"], default="val")
-    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
-    parser.add_argument("--ratio", type=float, default=0.1, help="label share of (b) and (c)")
-    parser.add_argument("--budget-mode", choices=["frames", "voxels"], default="frames")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
     parser.add_argument(
         "--set",
@@ -350,19 +347,33 @@ def main() -> int:
         help="training-config overrides for every run, after the run's own "
         "(e.g. objective.final_pseudo_end=0)",
     )
-    args = parser.parse_args()
-    cores = os.cpu_count() or 1
-    protocol = Protocol(
-        out=args.out,
+
+
+def protocol_from_arguments(
+    args: argparse.Namespace, out: Path, ratio: float, budget_mode: str
+) -> Protocol:
+    """The protocol the shared options describe, in `out`; the cores split over the jobs."""
+    return Protocol(
+        out=out,
         layout=args.layout,
         world_seed=args.seed,
         train_seeds=tuple(args.train_seeds),
         split=args.split,
-        ratio=args.ratio,
-        budget_mode=args.budget_mode,
+        ratio=ratio,
+        budget_mode=budget_mode,
         overrides=tuple(args.set),
-        threads=max(1, cores // args.jobs),
+        threads=max(1, (os.cpu_count() or 1) // args.jobs),
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_protocol_arguments(parser, "results/label_efficiency")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--ratio", type=float, default=0.1, help="label share of (b) and (c)")
+    parser.add_argument("--budget-mode", choices=["frames", "voxels"], default="frames")
+    args = parser.parse_args()
+    protocol = protocol_from_arguments(args, args.out, args.ratio, args.budget_mode)
     document = run_protocol(protocol, tuple(args.runs), args.jobs)
     print_report(document)
     report = args.out / f"label_efficiency_{args.split}.json"

@@ -20,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from label_efficiency import TRAIN_CONFIG, Protocol, make_dataset, run_protocol
+from label_efficiency import (
+    add_protocol_arguments,
+    make_dataset,
+    protocol_from_arguments,
+    run_protocol,
+)
 
 from occle_core.io.atomic import atomic_write_bytes
 from occle_core.io.images import write_png
@@ -77,17 +80,10 @@ def curves(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("results/label_ratio"))
-    parser.add_argument("--layout", choices=list(TRAIN_CONFIG), default="semantickitti")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic world")
-    parser.add_argument("--train-seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--split", choices=["val", "test"], default="val")
+    add_protocol_arguments(parser, "results/label_ratio")
     parser.add_argument("--ratios", type=float, nargs="+", default=list(RATIOS))
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    shared = Protocol(args.out, args.layout, args.seed, tuple(args.train_seeds), args.split)
+    shared = protocol_from_arguments(args, args.out, 0.1, "frames")
     if not shared.dataset.exists():
         make_dataset(shared)
     points: dict[str, dict[str, Any]] = {}
@@ -96,17 +92,7 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "synthetic").exists():
             (folder / "synthetic").symlink_to(shared.dataset.resolve())
-        protocol = Protocol(
-            folder,
-            args.layout,
-            args.seed,
-            tuple(args.train_seeds),
-            args.split,
-            ratio=ratio,
-            budget_mode=mode,
-            overrides=tuple(args.set),
-            threads=threads,
-        )
+        protocol = protocol_from_arguments(args, folder, ratio, mode)
         points[point_name(mode, ratio)] = run_protocol(protocol, tuple(METHODS), args.jobs)
     stem = args.out / f"label_ratio_{args.split}"
     atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(points, indent=2) + "\n").encode())

@@ -19,7 +19,6 @@ order in which frames are visited. `LabelBudget.manifest` records the split for 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -68,13 +67,13 @@ class LabelBudget:
         self._kept_voxels: dict[str, int] = {}
         self._valid_voxels: dict[str, int] = {}
         everything = [(s, i) for s, frames in self.labelled_frames.items() for i in frames]
-        self.kept_frame_count = max(1, round(config.ratio * len(everything))) if everything else 0
-        self.every = max(1, len(everything) // self.kept_frame_count) if everything else 1
+        total = len(everything)
+        self.kept_frame_count = max(1, round(config.ratio * total)) if total else 0
+        self.every = total // self.kept_frame_count if total else 1
         # The offset moves back one frame per seed, so that seeds pick different frames.
         offset = -config.seed % self.every
-        spacing = len(everything) / self.kept_frame_count if everything else 1.0
         self._frames_kept = {
-            everything[(math.floor(j * spacing) + offset) % len(everything)]
+            everything[(j * total // self.kept_frame_count + offset) % total]
             for j in range(self.kept_frame_count)
         }
 
