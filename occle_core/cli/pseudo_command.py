@@ -88,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with the majority; the others stay unknown (default: %(default)s, every voxel)",
     )
     parser.add_argument(
+        "--voxel-movable-reach",
+        type=int,
+        metavar="SCANS",
+        help="points of movable classes (vehicles, people, riders) vote in the dense voxel "
+        "pseudo labels only from the scans within SCANS of the key frame (0: the key scan; "
+        "default: the whole window, so moving objects leave trails)",
+    )
+    parser.add_argument(
         "--no-empty",
         action="store_true",
         help="leave the free space of the voxel window unlabelled instead of marking it empty",
@@ -179,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             voxel_span[1],
             empty=not args.no_empty,
             min_agreement=args.voxel_min_agreement,
+            movable_reach=args.voxel_movable_reach,
         )
     except ValueError as error:
         print(f"occle pseudo-label: error: {error}", file=sys.stderr)

@@ -49,7 +49,7 @@ from occle_core.pseudo.temporal import (
     surface_depth,
     temporal_point_labels,
 )
-from occle_core.pseudo.voxels import DensePseudoLabeller, VoxelWindow
+from occle_core.pseudo.voxels import DensePseudoLabeller, VoxelWindow, movable_class_ids
 
 
 class PseudoLabeller(Protocol):
@@ -352,7 +352,9 @@ def _dense_voxels(
     empty_label = sequence.labels.empty_label
     agreement = LabelAgreement(names, skip=[empty_label])
     occupied = covered = marked_empty = truly_empty = 0
-    dense = DensePseudoLabeller(sequence, window, len(names), empty_label=empty_label)
+    dense = DensePseudoLabeller(
+        sequence, window, len(names), empty_label=empty_label, movable=movable_class_ids(names)
+    )
     for done, index in enumerate(sequence.voxel_ids):
         labels = dense(index)
         write_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), labels)

@@ -15,6 +15,10 @@ not carve into the ground). Without it the final head's pseudo CE only ever says
 the network learns to over-fill the scene (measured: completion precision 89 % -> 69 %).
 
 Objects that move during the window leave trails, as in SemanticKITTI's own accumulation.
+`VoxelWindow.movable_reach` keeps the points that carry a movable class (vehicles, people,
+riders: `MOVABLE_CLASS_NAMES`) only from the scans within that many scans of the key frame, so a
+moving object is voted where it is at the key frame and nowhere else (a parked car loses the
+surfaces only other scans saw; they stay unknown rather than wrong).
 Measured on the demo's validation sequence (10 key frames), scoring the grids directly as
 predictions with the SSC metric: the key scan alone 22.8 % completion IoU / 17.7 % mIoU,
 window 2 / 0 32.4 % / 23.4 %, window 10 / 20 67.1 % / 36.2 % (docs/training.md).
@@ -22,6 +26,7 @@ window 2 / 0 32.4 % / 23.4 %, window 10 / 20 67.1 % / 36.2 % (docs/training.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +41,20 @@ from occle_core.geometry.transforms import invert_rigid
 from occle_core.pseudo.cache import pseudo_points_path, read_point_pseudo_labels
 from occle_core.pseudo.lifting import IGNORE, vote_voxel_labels
 
+# Classes that can move, in both label sets (SemanticKITTI, Occ3D-nuScenes): without instance
+# tracks or motion flags the class is all the pseudo labels know about a point's motion.
+MOVABLE_CLASS_NAMES = frozenset(
+    {
+        *("car", "bicycle", "motorcycle", "truck", "other-vehicle", "person", "bicyclist"),
+        *("motorcyclist", "bus", "construction_vehicle", "pedestrian", "trailer"),
+    }
+)
+
+
+def movable_class_ids(class_names: Sequence[str]) -> tuple[int, ...]:
+    """Ids of the movable classes (`MOVABLE_CLASS_NAMES`) of a label set."""
+    return tuple(i for i, name in enumerate(class_names) if name in MOVABLE_CLASS_NAMES)
+
 
 @dataclass(frozen=True)
 class VoxelWindow:
@@ -49,6 +68,9 @@ class VoxelWindow:
         min_agreement: a voxel is labelled only when at least this share of its labelled points
             carry the majority label (0: always); the others stay unknown rather than teach a
             boundary or moving-object vote the window disagrees on.
+        movable_reach: points whose pseudo label is a movable class vote only from the scans
+            within this many scans of the key frame (0: the key scan alone; None: from the whole
+            window like the others, trails included).
     """
 
     back: int = 10
@@ -56,10 +78,15 @@ class VoxelWindow:
     empty: bool = True
     max_rays: int = 200_000
     min_agreement: float = 0.0
+    movable_reach: int | None = None
 
     def __post_init__(self) -> None:
         if self.back < 0 or self.forward < 0:
             raise ValueError(f"VoxelWindow: window {self.back}/{self.forward} is negative")
+        if self.movable_reach is not None and self.movable_reach < 0:
+            raise ValueError(
+                f"VoxelWindow: movable_reach must be >= 0 or None, got {self.movable_reach}"
+            )
         if self.max_rays <= 0:
             raise ValueError(f"VoxelWindow: max_rays must be positive, got {self.max_rays}")
         if not 0.0 <= self.min_agreement <= 1.0:
@@ -109,6 +136,8 @@ class DensePseudoLabeller:
         window: scans accumulated per key frame.
         num_classes: classes of the label set.
         empty_label: the label set's empty class (used when `window.empty`).
+        movable: the label set's movable classes (`movable_class_ids`), limited to
+            `window.movable_reach` scans around the key frame when that is set.
     """
 
     def __init__(
@@ -117,11 +146,13 @@ class DensePseudoLabeller:
         window: VoxelWindow,
         num_classes: int,
         empty_label: int = 0,
+        movable: Sequence[int] = (),
     ):
         self.sequence = sequence
         self.window = window
         self.num_classes = num_classes
         self.empty_label = empty_label
+        self.movable = np.asarray(movable, dtype=np.uint8)
         self._scans: dict[int, tuple[Frame, NDArray[np.uint8]]] = {}
 
     def _scan(self, index: int) -> tuple[Frame, NDArray[np.uint8]]:
@@ -144,10 +175,16 @@ class DensePseudoLabeller:
         reference = self._scan(index)[0]
         aggregated = aggregate_frames([frame for frame, _ in scans], reference)
         labels = np.concatenate([labels for _, labels in scans])
+        points, source = aggregated.points, aggregated.source
+        reach = self.window.movable_reach
+        if reach is not None and self.movable.size:
+            # A movable point of a scan far from the key frame is where the object was then,
+            # not where it is now: dropped from the votes and from the free-space rays.
+            distance = np.abs(np.asarray(window)[source] - index)
+            keep = (distance <= reach) | ~np.isin(labels, self.movable)
+            points, source, labels = points[keep], source[keep], labels[keep]
         grid = self.sequence.grid
-        result = vote_grid(
-            aggregated.points, labels, grid, self.num_classes, self.window.min_agreement
-        )
+        result = vote_grid(points, labels, grid, self.num_classes, self.window.min_agreement)
         if self.window.empty:
             # The rays start at each scan's LiDAR (`sequence.poses`), which for an Occ3D scene
             # sits above the ego origin its frame is expressed in.
@@ -155,9 +192,9 @@ class DensePseudoLabeller:
             poses = self.sequence.poses
             origins = np.stack([(ref_from_world @ poses[i])[:3, 3] for i in window])
             evidence = lidar_evidence(
-                aggregated.points,
+                points,
                 origins,
-                aggregated.source,
+                source,
                 grid,
                 max_rays=self.window.max_rays,
                 clearance=(1, 1, 0),

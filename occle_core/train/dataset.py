@@ -150,6 +150,13 @@ class OccupancyDataset:
         """Sequence -> its frames with voxel ground truth."""
         return {s: list(seq.voxel_ids) for s, seq in self.sequences.items()}
 
+    def dense_pseudo_labels(self, name: str, index: int) -> NDArray[np.uint8]:
+        """(X, Y, Z) uint8 cached dense voxel pseudo labels of key frame `index` of sequence
+        `name` (255 = unknown)."""
+        return read_voxel_pseudo_labels(
+            pseudo_voxels_path(self.sequences[name], index), self.config.grid.shape
+        )
+
     def __getitem__(self, item: int) -> TrainingSample:
         if self.cache is None:
             return self.read(item)
@@ -185,9 +192,7 @@ class OccupancyDataset:
                 ]
             )
             if self.dense_pseudo and index in sequence.voxel_ids:
-                dense_pseudo = read_voxel_pseudo_labels(
-                    pseudo_voxels_path(sequence, index), self.config.grid.shape
-                )
+                dense_pseudo = self.dense_pseudo_labels(name, index)
         evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
         free_space = None
         if self.evidence:

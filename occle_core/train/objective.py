@@ -60,6 +60,11 @@ class ObjectiveConfig:
         final_free: weight of a CE of the final head against the empty class on the
             full-resolution LiDAR free-space voxels without a voxel label (our addition).
         lovasz: weight of an optional Lovász-softmax term on the final head.
+        class_balance: power of the inverse-frequency factor on the final-CE class weights
+            (`balance_class_weights`; 0: the plain 1 / log f weights).
+        pseudo_calibration: multiply the pseudo CE's class weights by the dense pseudo labels'
+            precision / recall per class, measured on the labelled frames
+            (`occle_core.train.calibration`).
         teacher_high: teacher occupancy probability above which a block counts as occupied.
         teacher_low: below which it counts as free.
         sap_min_weight: pixels with less accumulated SAP weight are not supervised.
@@ -76,6 +81,8 @@ class ObjectiveConfig:
     final_semi: float = 0.0
     final_free: float = 0.0
     lovasz: float = 0.0
+    class_balance: float = 0.0
+    pseudo_calibration: bool = False
     teacher_high: float = 0.7
     teacher_low: float = 0.3
     sap_min_weight: float = 0.3
@@ -83,7 +90,7 @@ class ObjectiveConfig:
     def __post_init__(self) -> None:
         for name in (
             *("image", "voxel", "geometry", "semi", "final", "sap", "final_pseudo"),
-            *("final_semi", "final_free", "lovasz", "sap_min_weight"),
+            *("final_semi", "final_free", "lovasz", "sap_min_weight", "class_balance"),
         ):
             value = getattr(self, name)
             require(value >= 0, f"objective.{name}", value, ">= 0 (0 disables)")
@@ -182,6 +189,7 @@ def compute_losses(
     teacher_occupancy: torch.Tensor | None = None,
     semi_weight: float = 1.0,
     final_pseudo_weight: float | None = None,
+    pseudo_class_weights: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every term of the objective (unweighted) and the weighted total under "total".
 
@@ -195,6 +203,7 @@ def compute_losses(
         semi_weight: λ_u(t), the ramp-up factor of L_geo_semi.
         final_pseudo_weight: the pseudo CE's weight at this step (None: `config.final_pseudo`);
             the trainer passes the decayed weight when `config.final_pseudo_end` is set.
+        pseudo_class_weights: (M,) class weights of the pseudo CE (None: `class_weights`).
 
     Returns:
         name -> scalar fp32 tensor.
@@ -210,7 +219,9 @@ def compute_losses(
         weights["final_scal_geo"] = config.final
     if config.final_pseudo > 0:
         terms["final_pseudo"] = weighted_cross_entropy(
-            out.logits, lidar_pseudo_targets(batch), class_weights
+            out.logits,
+            lidar_pseudo_targets(batch),
+            class_weights if pseudo_class_weights is None else pseudo_class_weights,
         )
         weights["final_pseudo"] = (
             config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight

@@ -47,6 +47,8 @@ class TrainingStep:
         builder: samples -> batch.
         class_weights: (M,) final-CE class weights on `device`.
         device: where the batches go.
+        pseudo_class_weights: (M,) class weights of the pseudo CE on `device` (None: the same
+            as `class_weights`).
     """
 
     config: TrainConfig
@@ -59,6 +61,7 @@ class TrainingStep:
     builder: BatchBuilder
     class_weights: torch.Tensor
     device: torch.device
+    pseudo_class_weights: torch.Tensor | None = None
 
     def run(
         self,
@@ -148,6 +151,7 @@ class TrainingStep:
             teacher_occupancy,
             ramp,
             final_pseudo_weight(config, step, total_steps),
+            self.pseudo_class_weights,
         )
 
 

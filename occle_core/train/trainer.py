@@ -39,10 +39,11 @@ from occle_core.runtime.device import resolve_device as runtime_device
 from occle_core.train.augment import y_symmetric
 from occle_core.train.batch import BatchBuilder
 from occle_core.train.budget import IGNORE, LabelBudget
+from occle_core.train.calibration import add_confusion, pseudo_count_factors
 from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
-from occle_core.train.losses import class_weights_from_frequencies
+from occle_core.train.losses import balance_class_weights, class_weights_from_frequencies
 from occle_core.train.run_log import RunLog
 from occle_core.train.schedule import warmup_cosine
 from occle_core.train.sources import open_sequences
@@ -157,7 +158,11 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
         )
-        self.class_weights = self._class_weights().to(self.device)
+        weights, pseudo_weights = self._class_weights()
+        self.class_weights = weights.to(self.device)
+        self.pseudo_class_weights = (
+            None if pseudo_weights is None else pseudo_weights.to(self.device)
+        )
         self.training_step = TrainingStep(
             config,
             self.model_config,
@@ -169,6 +174,7 @@ class Trainer:
             self.builder,
             self.class_weights,
             self.device,
+            self.pseudo_class_weights,
         )
         self.log = RunLog(self.run_dir, writes=self.dist.is_main)
         self.step = 0
@@ -177,9 +183,15 @@ class Trainer:
         self.best_miou: float | None = None
 
     # --- set-up -----------------------------------------------------------------------------
-    def _class_weights(self) -> torch.Tensor:
-        """Final-CE class weights from the voxel counts of the labelled subset (the budget's)."""
+    def _class_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Final-CE class weights from the voxel counts of the labelled subset (the budget's),
+        and the pseudo CE's (None: the same), calibrated on the labelled frames when
+        `objective.pseudo_calibration` is on."""
+        objective = self.config.objective
+        empty = self.model_config.empty_label
         counts = np.zeros(self.model_config.num_classes, dtype=np.int64)
+        calibrate = objective.pseudo_calibration and self.train_set.dense_pseudo
+        confusion = np.zeros((counts.size, counts.size), dtype=np.int64)
         for name, sequence in self.train_set.sequences.items():
             # Every labelled frame passes the budget once, so that the manifest counts the
             # voxels left out as well as the ones kept.
@@ -187,7 +199,19 @@ class Trainer:
                 labels = self.budget.apply(name, index, sequence.voxel_ground_truth(index).labels)
                 kept = labels[labels != IGNORE]
                 counts += np.bincount(kept, minlength=counts.size)[: counts.size]
-        return class_weights_from_frequencies(torch.from_numpy(counts))
+                if calibrate and kept.size:
+                    pseudo = self.train_set.dense_pseudo_labels(name, index)
+                    add_confusion(confusion, labels, pseudo)
+        frequencies = torch.from_numpy(counts)
+        weights = balance_class_weights(
+            class_weights_from_frequencies(frequencies),
+            frequencies,
+            objective.class_balance,
+            keep=empty,
+        )
+        if not calibrate:
+            return weights, None
+        return weights, weights * pseudo_count_factors(confusion, keep=empty)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -14,13 +14,20 @@ from occle_core.errors import DataFormatError
 from occle_core.geometry.grid import GridSpec
 from occle_core.pseudo.alignment import load_alignment
 from occle_core.pseudo.cache import (
+    pseudo_points_path,
     pseudo_voxels_path,
+    read_point_pseudo_labels,
     read_voxel_pseudo_labels,
     write_voxel_pseudo_labels,
 )
 from occle_core.pseudo.generate import SimulatedLabeller, generate_pseudo_labels
 from occle_core.pseudo.lifting import IGNORE
-from occle_core.pseudo.voxels import DensePseudoLabeller, VoxelWindow, vote_grid
+from occle_core.pseudo.voxels import (
+    DensePseudoLabeller,
+    VoxelWindow,
+    movable_class_ids,
+    vote_grid,
+)
 
 GRID = GridSpec(origin=(0.0, 0.0, 0.0), voxel_size=(1.0, 1.0, 1.0), dims=(4, 3, 2))
 
@@ -138,12 +145,48 @@ def test_min_agreement_keeps_only_the_voxels_the_window_agrees_on(labelled_root:
         VoxelWindow(min_agreement=1.5)
 
 
+def test_movable_classes_vote_only_from_the_scans_near_the_key_frame(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    index = sequence.voxel_ids[1]
+    names = sequence.labels.class_names
+    movable = movable_class_ids(names)
+    assert [names[i] for i in movable] == [
+        *("car", "bicycle", "motorcycle", "truck", "other-vehicle", "person", "bicyclist"),
+        "motorcyclist",
+    ]
+
+    def grid(reach: int | None) -> np.ndarray:
+        window = VoxelWindow(5, 5, movable_reach=reach)
+        return DensePseudoLabeller(sequence, window, len(names), movable=movable)(index)
+
+    trails, key_only = grid(None), grid(0)
+    # With reach 0 every movable voxel holds a key-scan point of that class...
+    frame = sequence.frame(index, load_image=False)
+    labels = read_point_pseudo_labels(pseudo_points_path(sequence, index), len(frame.points))
+    cells, inside = sequence.grid.points_to_indices(frame.points[:, :3])
+    key_votes = np.zeros((*key_only.shape, len(names)), dtype=bool)
+    keep = inside & np.isin(labels, movable)
+    key_votes[(*cells[keep].T, labels[keep])] = True
+    voted_movable = np.isin(key_only, movable)
+    assert voted_movable.any()
+    x, y, z = np.nonzero(voted_movable)
+    assert key_votes[x, y, z, key_only[voted_movable]].all()
+    # ...while the whole window's votes label more of them (the objects' other surfaces and
+    # trails); a reach covering the window changes nothing.
+    assert np.count_nonzero(np.isin(trails, movable)) > np.count_nonzero(voted_movable)
+    np.testing.assert_array_equal(grid(10), trails)
+    with pytest.raises(ValueError, match="movable_reach must be >= 0"):
+        VoxelWindow(movable_reach=-1)
+
+
 def test_cli_rejects_an_agreement_outside_zero_one(labelled_root: Path, capsys):
     from occle_core.cli.main import main
 
     args = ["pseudo-label", "--dataset", str(labelled_root), "--sequences", "0"]
     assert main([*args, "--voxel-min-agreement", "1.5"]) == 2
     assert "min_agreement must be in [0, 1], got 1.5" in capsys.readouterr().err
+    assert main([*args, "--voxel-movable-reach", "-2"]) == 2
+    assert "movable_reach must be >= 0 or None, got -2" in capsys.readouterr().err
 
 
 def test_summary_reports_dense_voxel_quality(labelled_root: Path):
@@ -155,6 +198,7 @@ def test_summary_reports_dense_voxel_quality(labelled_root: Path):
         "empty": True,
         "max_rays": 200_000,
         "min_agreement": 0.0,
+        "movable_reach": None,
     }
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0

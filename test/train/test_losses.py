@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from occle_core.train.losses import (
+    balance_class_weights,
     class_weights_from_frequencies,
     geometric_scal_loss,
     lovasz_softmax,
@@ -25,6 +26,24 @@ def test_class_weights_follow_inverse_log_frequency():
     expected.append(expected[2])  # an absent class takes the largest present weight
     torch.testing.assert_close(weights, torch.tensor(expected, dtype=torch.float32))
     assert weights[2] > weights[1] > weights[0]
+
+
+def test_class_balance_lifts_only_the_classes_rarer_than_the_median():
+    counts = torch.tensor([4_000_000, 40_000, 10_000, 2_500, 625, 0])
+    plain = class_weights_from_frequencies(counts)
+    assert torch.equal(balance_class_weights(plain, counts, 0.0, keep=0), plain)
+    balanced = balance_class_weights(plain, counts, 0.5, keep=0)
+    # The median of classes 1-4 is 6 250 voxels (halfway between 10 000 and 2 500 is taken as
+    # torch's lower median, 2 500): classes at or above it keep their weight, rarer ones gain
+    # (median / f) ** 0.5; the empty class (keep) and an absent class never change.
+    gain = balanced / plain
+    torch.testing.assert_close(gain, torch.tensor([1.0, 1.0, 1.0, 1.0, 2.0, 1.0]))
+    # The gain is capped at `limit`.
+    strong = balance_class_weights(plain, counts, 3.0, keep=0) / plain
+    torch.testing.assert_close(strong, torch.tensor([1.0, 1.0, 1.0, 1.0, 4.0, 1.0]))
+    # Without `keep` the empty class counts towards the median (10 000 voxels here).
+    unkept = balance_class_weights(plain, counts, 0.5) / plain
+    torch.testing.assert_close(unkept, torch.tensor([1.0, 1.0, 1.0, 2.0, 4.0, 1.0]))
 
 
 def test_weighted_cross_entropy_ignores_255_and_weights_classes():

@@ -319,3 +319,53 @@ def test_compute_losses_weights_the_pseudo_term_by_the_given_weight(
     assert drop == pytest.approx(
         0.5 * objective.final_pseudo * float(full["final_pseudo"]), rel=1e-4
     )
+
+
+def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.pseudo.cache import pseudo_voxels_path, read_voxel_pseudo_labels
+    from occle_core.train.calibration import add_confusion, pseudo_count_factors
+    from occle_core.train.losses import balance_class_weights
+    from occle_core.train.objective import compute_losses
+
+    plain = Trainer(_config(dataset, micro_model), tmp_path / "plain", checkpoint_every=0)
+    assert plain.pseudo_class_weights is None and plain.training_step.pseudo_class_weights is None
+    tuned = Trainer(
+        _config(
+            dataset,
+            micro_model,
+            "objective.class_balance=0.5",
+            "objective.pseudo_calibration=true",
+        ),
+        tmp_path / "tuned",
+        checkpoint_every=0,
+    )
+    # The counts of the budget's labelled voxels, and the pseudo grids of the labelled frames.
+    sequence = plain.train_set.sequences["00"]
+    classes = plain.model_config.num_classes
+    counts = np.zeros(classes, dtype=np.int64)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    for index in sequence.voxel_ids:
+        labels = tuned.budget.apply("00", index, sequence.voxel_ground_truth(index).labels)
+        counts += np.bincount(labels[labels != 255], minlength=classes)[:classes]
+        if (labels != 255).any():
+            grid = read_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), labels.shape)
+            add_confusion(confusion, labels, grid)
+    assert confusion.sum() > 0
+    expected = balance_class_weights(plain.class_weights, torch.from_numpy(counts), 0.5, keep=0)
+    torch.testing.assert_close(tuned.class_weights, expected)
+    assert not torch.equal(tuned.class_weights, plain.class_weights)
+    factors = pseudo_count_factors(confusion, keep=0)
+    assert not torch.equal(factors, torch.ones(classes))
+    torch.testing.assert_close(tuned.pseudo_class_weights, expected * factors)
+    assert tuned.training_step.pseudo_class_weights is tuned.pseudo_class_weights
+    # compute_losses: the pseudo weights reach the pseudo CE only.
+    batch = tuned.builder([tuned.train_set[1]])
+    with torch.no_grad():
+        out = tuned.network(batch.inputs)
+    args = (out, batch, tuned.config.objective, tuned.class_weights, 0)
+    same = compute_losses(*args)
+    calibrated = compute_losses(*args, pseudo_class_weights=tuned.pseudo_class_weights)
+    assert float(calibrated["final_ce"]) == float(same["final_ce"])
+    assert float(calibrated["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))

@@ -1,0 +1,41 @@
+"""Count calibration of the pseudo CE: precision / recall of the pseudo labels per class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from occle_core.train.calibration import add_confusion, pseudo_count_factors
+
+
+def test_confusion_counts_only_voxels_with_both_labels():
+    truth = np.array([[0, 1, 1, 2], [2, 255, 1, 2]], dtype=np.uint8)
+    pseudo = np.array([[0, 1, 2, 2], [255, 1, 1, 1]], dtype=np.uint8)
+    confusion = np.zeros((3, 3), dtype=np.int64)
+    add_confusion(confusion, truth, pseudo)
+    add_confusion(confusion, truth, pseudo)  # accumulates
+    expected = np.array([[1, 0, 0], [0, 2, 1], [0, 1, 1]]) * 2
+    np.testing.assert_array_equal(confusion, expected)
+
+
+def test_factors_are_precision_over_recall_clipped_and_keep_the_empty_class():
+    # Rows truth, columns pseudo. Class 1 (like trunk): 30 of its 100 voxels named 1, 60 named 2;
+    # the pseudo labels name it 40 times (30 right): p = 0.75, r = 0.3, p / r = 2.5 = 100 / 40.
+    confusion = np.array(
+        [
+            [500, 10, 40, 0],
+            [0, 30, 60, 10],
+            [0, 0, 200, 0],
+            [0, 0, 0, 5],  # too few voxels to measure: 1
+        ]
+    )
+    factors = pseudo_count_factors(confusion, keep=0)
+    torch.testing.assert_close(factors, torch.tensor([1.0, 2.5, 200 / 300, 1.0]))
+    # Without `keep` the empty class is calibrated too (its 550 true voxels, named 500 times).
+    assert float(pseudo_count_factors(confusion)[0]) == pytest.approx(550 / 500)
+    # Clipped to [1 / limit, limit]; a class the pseudo labels never get right stays at 1.
+    clipped = pseudo_count_factors(confusion, keep=0, limit=2.0)
+    torch.testing.assert_close(clipped, torch.tensor([1.0, 2.0, 200 / 300, 1.0]))
+    never = np.array([[100, 0], [50, 0]])
+    torch.testing.assert_close(pseudo_count_factors(never, keep=0), torch.ones(2))
