@@ -49,7 +49,7 @@ def pseudo_count_factors(
             geometry's, tuned on its own).
         limit: factors are clipped to [1 / limit, limit].
         min_voxels: a class with fewer true or pseudo voxels than this keeps 1 (too few to
-            measure).
+            measure), as does one the pseudo labels never get right.
 
     Returns:
         (C,) float32 factors.

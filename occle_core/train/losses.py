@@ -46,8 +46,8 @@ def balance_class_weights(
 ) -> torch.Tensor:
     """Sharpen SSC class weights towards inverse frequency.
 
-    `1 / log f_c` barely separates classes (a class 1000 times rarer weighs about 1.6 times
-    more), so a rare class the labelled frames hold a few hundred voxels of is outvoted by the
+    `1 / log f_c` barely separates classes (a class 1000 times rarer weighs less than twice as
+    much), so a rare class the labelled frames hold a few hundred voxels of is outvoted by the
     pseudo targets of its surroundings. The weight of every class rarer than the median class
     (over the present classes but `keep`) is multiplied by `(median / f_c) ** power`, at most
     `limit`; the others keep theirs. Only rare classes gain: scaling the common ones down as well
