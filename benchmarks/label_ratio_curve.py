@@ -9,7 +9,10 @@ OUT/label_ratio_<split>.md (the table) and OUT/label_ratio_<split>_miou.png and 
 curves, one line per method, error bars = standard deviation over the training seeds).
 
     python benchmarks/label_ratio_curve.py --out results/label_ratio [--split val|test]
-        [--layout semantickitti] [--train-seeds 0 1 2] [--jobs 2]
+        [--layout semantickitti] [--train-seeds 0 1 2] [--jobs 2] [--report-only]
+
+`--report-only` trains nothing: it writes the table and the plots from the points whose runs
+are all trained and scored already (an interrupted curve; the missing points are left out).
 
 Cost: 13 trained runs per training seed (about 10 minutes each for the tiny KITTI-like model
 with two runs side by side on 2 cores).
@@ -24,6 +27,7 @@ import sys
 from typing import Any
 
 from label_efficiency import (
+    Protocol,
     add_protocol_arguments,
     make_dataset,
     protocol_from_arguments,
@@ -78,21 +82,35 @@ def curves(
     return list(RATIOS), means, spreads
 
 
+def point_is_done(protocol: Protocol) -> bool:
+    """Whether every run of a point is trained and scored on the protocol's split."""
+    return all(
+        (protocol.out / method / f"seed-{seed}" / f"result_{protocol.split}.json").exists()
+        for method in METHODS
+        for seed in protocol.train_seeds
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_protocol_arguments(parser, "results/label_ratio")
     parser.add_argument("--ratios", type=float, nargs="+", default=list(RATIOS))
+    parser.add_argument(
+        "--report-only", action="store_true", help="train nothing: report the finished points"
+    )
     args = parser.parse_args()
     shared = protocol_from_arguments(args, args.out, 0.1, "frames")
-    if not shared.dataset.exists():
+    if not shared.dataset.exists() and not args.report_only:
         make_dataset(shared)
     points: dict[str, dict[str, Any]] = {}
     for mode, ratio in [*(("frames", r) for r in args.ratios), ("voxels", 0.1)]:
         folder = args.out / point_name(mode, ratio)
+        protocol = protocol_from_arguments(args, folder, ratio, mode)
+        if args.report_only and not point_is_done(protocol):
+            continue
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "synthetic").exists():
             (folder / "synthetic").symlink_to(shared.dataset.resolve())
-        protocol = protocol_from_arguments(args, folder, ratio, mode)
         points[point_name(mode, ratio)] = run_protocol(protocol, tuple(METHODS), args.jobs)
     stem = args.out / f"label_ratio_{args.split}"
     atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(points, indent=2) + "\n").encode())

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from label_efficiency import Protocol, SeedResult, checks, summarise
-from label_ratio_curve import curves, table
+from label_ratio_curve import curves, point_is_done, table
 
 
 def _result(iou: float, miou: float, car: float, bicycle: float | None) -> SeedResult:
@@ -79,3 +79,19 @@ def test_ratio_table_and_curves_mark_missing_points():
     assert ratios == [0.01, 0.05, 0.1, 0.2, 0.5, 1.0]
     assert means["OccLE"][2] == 21 and spreads["OccLE"][2] == pytest.approx(math.sqrt(2))
     assert all(math.isnan(v) for i, v in enumerate(means["labels alone"]) if i != 2)
+
+
+def test_a_ratio_point_is_done_only_when_every_run_and_seed_is_scored(tmp_path: Path):
+    protocol = Protocol(out=tmp_path, train_seeds=(0, 1), split="test")
+    assert not point_is_done(protocol)
+    for method in ("occle", "sparse"):
+        for seed in (0, 1):
+            folder = tmp_path / method / f"seed-{seed}"
+            folder.mkdir(parents=True)
+            (folder / "result_val.json").write_text("{}")  # the other split does not count
+    assert not point_is_done(protocol)
+    for method, seed in [("occle", 0), ("occle", 1), ("sparse", 0)]:
+        (tmp_path / method / f"seed-{seed}" / "result_test.json").write_text("{}")
+    assert not point_is_done(protocol)
+    (tmp_path / "sparse" / "seed-1" / "result_test.json").write_text("{}")
+    assert point_is_done(protocol)
