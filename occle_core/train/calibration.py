@@ -16,24 +16,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-IGNORE = 255
-
-
-def add_confusion(
-    confusion: NDArray[np.int64], truth: NDArray[np.integer], pseudo: NDArray[np.integer]
-) -> None:
-    """Count (truth, pseudo) pairs where both are known into `confusion` (C, C), in place.
-
-    Args:
-        confusion: (C, C) counts, rows the voxel labels, columns the pseudo labels.
-        truth: voxel labels of one frame (any shape), 255 = unknown.
-        pseudo: pseudo labels of the same voxels, 255 = unknown.
-    """
-    classes = confusion.shape[0]
-    known = (truth != IGNORE) & (pseudo != IGNORE)
-    pairs = truth[known].astype(np.int64) * classes + pseudo[known].astype(np.int64)
-    confusion += np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
-
 
 def pseudo_count_factors(
     confusion: NDArray[np.int64],
@@ -44,7 +26,8 @@ def pseudo_count_factors(
     """Per-class factors p_c / r_c of the pseudo CE.
 
     Args:
-        confusion: (C, C) counts, rows the voxel labels, columns the pseudo labels.
+        confusion: (C, C) counts, rows the voxel labels, columns the pseudo labels (the
+            `matrix` of `occle_core.pseudo.quality.LabelAgreement`).
         keep: a class left at 1 (the empty class: its balance with the occupied ones is the
             geometry's, tuned on its own).
         limit: factors are clipped to [1 / limit, limit].

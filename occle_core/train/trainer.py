@@ -35,11 +35,12 @@ from torch.nn.parallel import DistributedDataParallel
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import read_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
+from occle_core.pseudo.quality import LabelAgreement
 from occle_core.runtime.device import resolve_device as runtime_device
 from occle_core.train.augment import y_symmetric
 from occle_core.train.batch import BatchBuilder
 from occle_core.train.budget import IGNORE, LabelBudget
-from occle_core.train.calibration import add_confusion, pseudo_count_factors
+from occle_core.train.calibration import pseudo_count_factors
 from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
@@ -191,7 +192,7 @@ class Trainer:
         empty = self.model_config.empty_label
         counts = np.zeros(self.model_config.num_classes, dtype=np.int64)
         calibrate = objective.pseudo_calibration and self.train_set.dense_pseudo
-        confusion = np.zeros((counts.size, counts.size), dtype=np.int64)
+        agreement = LabelAgreement([str(c) for c in range(counts.size)])
         for name, sequence in self.train_set.sequences.items():
             # Every labelled frame passes the budget once, so that the manifest counts the
             # voxels left out as well as the ones kept.
@@ -200,8 +201,7 @@ class Trainer:
                 kept = labels[labels != IGNORE]
                 counts += np.bincount(kept, minlength=counts.size)[: counts.size]
                 if calibrate and kept.size:
-                    pseudo = self.train_set.dense_pseudo_labels(name, index)
-                    add_confusion(confusion, labels, pseudo)
+                    agreement.add(self.train_set.dense_pseudo_labels(name, index), labels)
         frequencies = torch.from_numpy(counts)
         weights = balance_class_weights(
             class_weights_from_frequencies(frequencies),
@@ -211,7 +211,7 @@ class Trainer:
         )
         if not calibrate:
             return weights, None
-        return weights, weights * pseudo_count_factors(confusion, keep=empty)
+        return weights, weights * pseudo_count_factors(agreement.matrix, keep=empty)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from occle_core.train.calibration import add_confusion, pseudo_count_factors
+from occle_core.pseudo.quality import LabelAgreement
+from occle_core.train.calibration import pseudo_count_factors
 
 
 def test_confusion_counts_only_voxels_with_both_labels():
     truth = np.array([[0, 1, 1, 2], [2, 255, 1, 2]], dtype=np.uint8)
     pseudo = np.array([[0, 1, 2, 2], [255, 1, 1, 1]], dtype=np.uint8)
-    confusion = np.zeros((3, 3), dtype=np.int64)
-    add_confusion(confusion, truth, pseudo)
-    add_confusion(confusion, truth, pseudo)  # accumulates
+    agreement = LabelAgreement(["0", "1", "2"])
+    agreement.add(pseudo, truth)
+    agreement.add(pseudo, truth)  # accumulates
     expected = np.array([[1, 0, 0], [0, 2, 1], [0, 1, 1]]) * 2
-    np.testing.assert_array_equal(confusion, expected)
+    np.testing.assert_array_equal(agreement.matrix, expected)
 
 
 def test_factors_are_precision_over_recall_clipped_and_keep_the_empty_class():

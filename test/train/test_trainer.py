@@ -325,7 +325,8 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     dataset: Path, micro_model: Path, tmp_path
 ):
     from occle_core.pseudo.cache import pseudo_voxels_path, read_voxel_pseudo_labels
-    from occle_core.train.calibration import add_confusion, pseudo_count_factors
+    from occle_core.pseudo.quality import LabelAgreement
+    from occle_core.train.calibration import pseudo_count_factors
     from occle_core.train.losses import balance_class_weights
     from occle_core.train.objective import compute_losses
 
@@ -345,13 +346,14 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     sequence = plain.train_set.sequences["00"]
     classes = plain.model_config.num_classes
     counts = np.zeros(classes, dtype=np.int64)
-    confusion = np.zeros((classes, classes), dtype=np.int64)
+    agreement = LabelAgreement([str(c) for c in range(classes)])
     for index in sequence.voxel_ids:
         labels = tuned.budget.apply("00", index, sequence.voxel_ground_truth(index).labels)
         counts += np.bincount(labels[labels != 255], minlength=classes)[:classes]
         if (labels != 255).any():
             grid = read_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), labels.shape)
-            add_confusion(confusion, labels, grid)
+            agreement.add(grid, labels)
+    confusion = agreement.matrix
     assert confusion.sum() > 0
     expected = balance_class_weights(plain.class_weights, torch.from_numpy(counts), 0.5, keep=0)
     torch.testing.assert_close(tuned.class_weights, expected)
