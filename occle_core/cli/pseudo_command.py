@@ -96,6 +96,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: the whole window, so moving objects leave trails)",
     )
     parser.add_argument(
+        "--voxel-follow-people",
+        action="store_true",
+        help="move the people and riders of the window's scans to where they are at the key "
+        "frame (followed scan to scan) in the dense voxel pseudo labels; those not followed to "
+        "the key frame are left out (default: off, they leave trails)",
+    )
+    parser.add_argument(
         "--no-empty",
         action="store_true",
         help="leave the free space of the voxel window unlabelled instead of marking it empty",
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             empty=not args.no_empty,
             min_agreement=args.voxel_min_agreement,
             movable_reach=args.voxel_movable_reach,
+            follow_people=args.voxel_follow_people,
         )
     except ValueError as error:
         print(f"occle pseudo-label: error: {error}", file=sys.stderr)

@@ -49,6 +49,7 @@ from occle_core.pseudo.temporal import (
     surface_depth,
     temporal_point_labels,
 )
+from occle_core.pseudo.tracks import tracked_class_ids
 from occle_core.pseudo.voxels import DensePseudoLabeller, VoxelWindow, movable_class_ids
 
 
@@ -353,7 +354,12 @@ def _dense_voxels(
     agreement = LabelAgreement(names, skip=[empty_label])
     occupied = covered = marked_empty = truly_empty = 0
     dense = DensePseudoLabeller(
-        sequence, window, len(names), empty_label=empty_label, movable=movable_class_ids(names)
+        sequence,
+        window,
+        len(names),
+        empty_label=empty_label,
+        movable=movable_class_ids(names),
+        tracked=tracked_class_ids(names),
     )
     for done, index in enumerate(sequence.voxel_ids):
         labels = dense(index)

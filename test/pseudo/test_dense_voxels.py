@@ -22,6 +22,7 @@ from occle_core.pseudo.cache import (
 )
 from occle_core.pseudo.generate import SimulatedLabeller, generate_pseudo_labels
 from occle_core.pseudo.lifting import IGNORE
+from occle_core.pseudo.tracks import tracked_class_ids
 from occle_core.pseudo.voxels import (
     DensePseudoLabeller,
     VoxelWindow,
@@ -179,6 +180,52 @@ def test_movable_classes_vote_only_from_the_scans_near_the_key_frame(labelled_ro
         VoxelWindow(movable_reach=-1)
 
 
+def test_followed_people_are_voted_where_they_are_at_the_key_frame(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    names = sequence.labels.class_names
+    tracked = tracked_class_ids(names)
+
+    def counts(follow: bool) -> tuple[int, int, int]:
+        """Tracked-class voxels over the key frames: labelled, right, empty in the truth."""
+        window = VoxelWindow(5, 5, follow_people=follow)
+        labeller = DensePseudoLabeller(
+            sequence, window, len(names), movable=movable_class_ids(names), tracked=tracked
+        )
+        labelled = right = empty = 0
+        for index in sequence.voxel_ids:
+            grid, truth = labeller(index), sequence.voxel_ground_truth(index).labels
+            people = np.isin(grid, tracked)
+            labelled += int(np.count_nonzero(people))
+            right += int(np.count_nonzero(people & (grid == truth)))
+            empty += int(np.count_nonzero(people & (truth == 0)))
+        return labelled, right, empty
+
+    (trail, trail_right, trail_empty), (followed, followed_right, followed_empty) = (
+        counts(False),
+        counts(True),
+    )
+    # The trails go: fewer person / rider voxels, far fewer of them empty in the truth, and a
+    # larger share of them right (measured: 213 -> 111 voxels, 50 -> 29 empty, 29 -> 52 % right).
+    assert 0 < followed < trail and followed_empty < 0.7 * trail_empty
+    assert followed_right / followed > 1.3 * trail_right / trail
+    # Without the followed classes in the label set nothing is followed: the default grid.
+    plain = DensePseudoLabeller(sequence, VoxelWindow(5, 5, follow_people=True), len(names))
+    index = sequence.voxel_ids[0]
+    np.testing.assert_array_equal(
+        plain(index), DensePseudoLabeller(sequence, VoxelWindow(5, 5), len(names))(index)
+    )
+
+
+def test_cli_passes_follow_people_to_the_voxel_window():
+    from occle_core.cli.main import build_parser
+
+    args = build_parser().parse_args(["pseudo-label", "--dataset", "d", "--voxel-follow-people"])
+    assert args.voxel_follow_people is True
+    assert (
+        build_parser().parse_args(["pseudo-label", "--dataset", "d"]).voxel_follow_people is False
+    )
+
+
 def test_cli_rejects_an_agreement_outside_zero_one(labelled_root: Path, capsys):
     from occle_core.cli.main import main
 
@@ -199,6 +246,7 @@ def test_summary_reports_dense_voxel_quality(labelled_root: Path):
         "max_rays": 200_000,
         "min_agreement": 0.0,
         "movable_reach": None,
+        "follow_people": False,
     }
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0
