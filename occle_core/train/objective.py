@@ -62,6 +62,7 @@ class ObjectiveConfig:
         lovasz: weight of an optional Lovász-softmax term on the final head.
         class_balance: power of the inverse-frequency factor on the final-CE class weights
             (`balance_class_weights`; 0: the plain 1 / log f weights).
+        class_balance_limit: the largest factor the class balance gives a class (1: none).
         pseudo_calibration: multiply the pseudo CE's class weights by the dense pseudo labels'
             precision / recall per class, measured on the labelled frames
             (`occle_core.train.calibration`).
@@ -82,6 +83,7 @@ class ObjectiveConfig:
     final_free: float = 0.0
     lovasz: float = 0.0
     class_balance: float = 0.0
+    class_balance_limit: float = 4.0
     pseudo_calibration: bool = False
     teacher_high: float = 0.7
     teacher_low: float = 0.3
@@ -94,6 +96,8 @@ class ObjectiveConfig:
         ):
             value = getattr(self, name)
             require(value >= 0, f"objective.{name}", value, ">= 0 (0 disables)")
+        limit = self.class_balance_limit
+        require(limit >= 1, "objective.class_balance_limit", limit, ">= 1 (1: no gain)")
         end = self.final_pseudo_end
         require(end is None or end >= 0, "objective.final_pseudo_end", end, ">= 0 or null")
         require(

@@ -208,6 +208,7 @@ class Trainer:
             frequencies,
             objective.class_balance,
             keep=empty,
+            limit=objective.class_balance_limit,
         )
         if not calibrate:
             return weights, None

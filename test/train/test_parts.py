@@ -129,6 +129,8 @@ def test_train_config_overrides(tmp_path):
         load_train_config(path, ["budget.ratoi=0.3"])
     with pytest.raises(DataFormatError, match="key=value"):
         load_train_config(path, ["budget.ratio"])
+    with pytest.raises(DataFormatError, match=r"objective\.class_balance_limit.*>= 1"):
+        load_train_config(path, ["objective.class_balance_limit=0.5"])
 
 
 def test_shipped_training_config_resolves_by_name():

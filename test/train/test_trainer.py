@@ -358,6 +358,14 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     expected = balance_class_weights(plain.class_weights, torch.from_numpy(counts), 0.5, keep=0)
     torch.testing.assert_close(tuned.class_weights, expected)
     assert not torch.equal(tuned.class_weights, plain.class_weights)
+    capped = Trainer(
+        _config(
+            dataset, micro_model, "objective.class_balance=0.5", "objective.class_balance_limit=1"
+        ),
+        tmp_path / "capped",
+        checkpoint_every=0,
+    )
+    torch.testing.assert_close(capped.class_weights, plain.class_weights)  # a factor of 1 at most
     factors = pseudo_count_factors(confusion, keep=0)
     assert not torch.equal(factors, torch.ones(classes))
     torch.testing.assert_close(tuned.pseudo_class_weights, expected * factors)
