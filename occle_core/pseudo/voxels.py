@@ -19,9 +19,10 @@ Objects that move during the window leave trails, as in SemanticKITTI's own accu
 riders: `MOVABLE_CLASS_NAMES`) only from the scans within that many scans of the key frame, so a
 moving object is voted where it is at the key frame and nowhere else (a parked car loses the
 surfaces only other scans saw; they stay unknown rather than wrong).
-`VoxelWindow.follow_people` does better for people and riders, which move the most for their
-size: they are followed scan to scan and moved to where they are at the key frame
-(`occle_core.pseudo.tracks`), so their voxels are voted from every scan without a trail.
+`VoxelWindow.follow_people` keeps those scans for people and riders, which move the most for
+their size: they are followed scan to scan and moved to where they are at the key frame
+(`occle_core.pseudo.tracks`), so their voxels are voted from every scan without a trail (cleaner
+grids, measured; no gain once trained, so off by default: docs/training.md, lever 4).
 Measured on the demo's validation sequence (10 key frames), scoring the grids directly as
 predictions with the SSC metric: the key scan alone 22.8 % completion IoU / 17.7 % mIoU,
 window 2 / 0 32.4 % / 23.4 %, window 10 / 20 67.1 % / 36.2 % (docs/training.md).
