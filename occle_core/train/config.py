@@ -42,6 +42,10 @@ class DataConfig:
         cache_samples: keep the training samples in memory after their first read (LiDAR
             aggregation, ray tracing and pseudo-label reads then happen once per sample, not once
             per epoch; results are unchanged). For datasets that fit in memory.
+        labelled_repeat: visits per epoch of every frame whose voxel labels the budget keeps
+            (the others: one), so that the few labelled frames weigh more in each epoch
+            (`occle_core.train.sampling`). An epoch gets longer: set `max_steps` to compare runs
+            at the same step count.
     """
 
     root: str = ""
@@ -56,9 +60,11 @@ class DataConfig:
     sweeps: int = 0
     mask: Literal["camera", "lidar", "none"] = "camera"
     cache_samples: bool = False
+    labelled_repeat: int = 1
 
     def __post_init__(self) -> None:
         require(self.scans >= 1, "data.scans", self.scans, ">= 1")
+        require(self.labelled_repeat >= 1, "data.labelled_repeat", self.labelled_repeat, ">= 1")
         require(self.sweeps >= 0, "data.sweeps", self.sweeps, ">= 0")
         require(bool(self.train_sequences), "data.train_sequences", self.train_sequences, "some")
 

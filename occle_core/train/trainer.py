@@ -46,6 +46,7 @@ from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
 from occle_core.train.losses import balance_class_weights, class_weights_from_frequencies
 from occle_core.train.run_log import RunLog
+from occle_core.train.sampling import epoch_items
 from occle_core.train.schedule import warmup_cosine
 from occle_core.train.sources import open_sequences
 from occle_core.train.step import TrainingStep, final_pseudo_weight
@@ -149,8 +150,12 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
         )
+        # One epoch's samples: labelled frames `data.labelled_repeat` times, the others once.
+        self.epoch_items = epoch_items(
+            self.train_set.items, self.budget.keeps_frame, data.labelled_repeat
+        )
         global_batch = config.batch_size * self.dist.world_size
-        per_epoch = math.ceil(len(self.train_set) / (global_batch * config.optim.accumulate))
+        per_epoch = math.ceil(len(self.epoch_items) / (global_batch * config.optim.accumulate))
         self.steps_per_epoch = max(per_epoch, 1)
         self._orders: dict[int, list[int]] = {}
         self.total_steps = config.epochs * self.steps_per_epoch
@@ -271,13 +276,14 @@ class Trainer:
     def _epoch_order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
             rng = np.random.default_rng([self.config.seed, epoch])
-            self._orders = {epoch: [int(i) for i in rng.permutation(len(self.train_set))]}
+            order = rng.permutation(len(self.epoch_items))
+            self._orders = {epoch: [self.epoch_items[int(i)] for i in order]}
         return self._orders[epoch]
 
     @property
     def batches_per_epoch(self) -> int:
         global_batch = self.config.batch_size * self.dist.world_size
-        return max(math.ceil(len(self.train_set) / global_batch), 1)
+        return max(math.ceil(len(self.epoch_items) / global_batch), 1)
 
     def _next_indices(self) -> list[int]:
         """This rank's sample indices of the next micro-batch; moves the position in the epoch.

@@ -379,3 +379,21 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     calibrated = compute_losses(*args, pseudo_class_weights=tuned.pseudo_class_weights)
     assert float(calibrated["final_ce"]) == float(same["final_ce"])
     assert float(calibrated["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
+
+
+def test_labelled_repeat_visits_the_kept_frame_more_often(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    # Sequence 00 has 2 voxel-labelled frames (0 and 5); budget.ratio=0.5 keeps one of them.
+    config = _config(
+        dataset, micro_model, "data.labelled_repeat=3", "epochs=1", "data.val_sequences=[]"
+    )
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    kept = [
+        i for i, (s, f) in enumerate(trainer.train_set.items) if trainer.budget.keeps_frame(s, f)
+    ]
+    assert len(kept) == 1 and len(trainer.train_set) == 2
+    assert trainer.total_steps == 4  # 3 visits of the labelled frame + 1 of the other
+    order = trainer._epoch_order(0)
+    assert sorted(order) == sorted([kept[0]] * 3 + [1 - kept[0]])
+    assert trainer.fit().steps == 4

@@ -1,0 +1,36 @@
+"""Which samples one training epoch visits, and how often.
+
+With 10 % of the frames labelled, a plain pass over the data shows the network a voxel label on
+one step in ten; the other nine carry only pseudo labels and the LiDAR geometry. Semi-supervised
+segmentation usually mixes labelled and unlabelled data in fixed proportions instead; here that
+is `data.labelled_repeat`: every frame whose voxel labels the budget keeps is visited that many
+times per epoch, every other frame once. The trainer shuffles the result with the epoch's seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def epoch_items(
+    items: Sequence[tuple[str, int]],
+    keeps_labels: Callable[[str, int], bool],
+    labelled_repeat: int = 1,
+) -> list[int]:
+    """The dataset indices one epoch visits, in dataset order (before shuffling).
+
+    Args:
+        items: the dataset's samples as (sequence, frame index), in dataset order.
+        keeps_labels: whether the label budget keeps the voxel labels of (sequence, frame).
+        labelled_repeat: visits per epoch of each sample with kept labels (>= 1).
+
+    Returns:
+        indices into `items`; a labelled sample's index appears `labelled_repeat` times.
+    """
+    if labelled_repeat < 1:
+        raise ValueError(f"data.labelled_repeat must be >= 1, got {labelled_repeat}")
+    indices: list[int] = []
+    for index, (sequence, frame) in enumerate(items):
+        visits = labelled_repeat if keeps_labels(sequence, frame) else 1
+        indices.extend([index] * visits)
+    return indices
