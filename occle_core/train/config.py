@@ -46,6 +46,9 @@ class DataConfig:
             (the others: one), so that the few labelled frames weigh more in each epoch
             (`occle_core.train.sampling`). An epoch gets longer: set `max_steps` to compare runs
             at the same step count.
+        unlabelled_frames: visit the frames whose voxel labels the budget drops (false: train
+            on the labelled frames only; for runs without pseudo labels, where those frames
+            carry no loss).
     """
 
     root: str = ""
@@ -61,6 +64,7 @@ class DataConfig:
     mask: Literal["camera", "lidar", "none"] = "camera"
     cache_samples: bool = False
     labelled_repeat: int = 1
+    unlabelled_frames: bool = True
 
     def __post_init__(self) -> None:
         require(self.scans >= 1, "data.scans", self.scans, ">= 1")

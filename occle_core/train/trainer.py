@@ -150,9 +150,13 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
         )
-        # One epoch's samples: labelled frames `data.labelled_repeat` times, the others once.
+        # One epoch's samples: labelled frames `data.labelled_repeat` times, the others once
+        # (or not at all with `data.unlabelled_frames: false`).
         self.epoch_items = epoch_items(
-            self.train_set.items, self.budget.keeps_frame, data.labelled_repeat
+            self.train_set.items,
+            self.budget.keeps_frame,
+            data.labelled_repeat,
+            data.unlabelled_frames,
         )
         global_batch = config.batch_size * self.dist.world_size
         per_epoch = math.ceil(len(self.epoch_items) / (global_batch * config.optim.accumulate))

@@ -25,3 +25,14 @@ def test_repeat_below_one_is_refused():
         epoch_items(ITEMS, lambda s, i: True, labelled_repeat=0)
     with pytest.raises(ValueError, match=r"data\.labelled_repeat"):
         load_train_config(None, ["data.labelled_repeat=0"])
+
+
+def test_unlabelled_frames_can_be_left_out():
+    kept = {("00", 5), ("01", 0)}
+    indices = epoch_items(ITEMS, lambda s, i: (s, i) in kept, 2, unlabelled_frames=False)
+    assert sorted(indices) == [1, 1, 2, 2]
+
+
+def test_leaving_out_every_frame_is_refused():
+    with pytest.raises(ValueError, match=r"data\.unlabelled_frames is false.*4 frames"):
+        epoch_items(ITEMS, lambda s, i: False, unlabelled_frames=False)

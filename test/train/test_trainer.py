@@ -397,3 +397,20 @@ def test_labelled_repeat_visits_the_kept_frame_more_often(
     order = trainer._epoch_order(0)
     assert sorted(order) == sorted([kept[0]] * 3 + [1 - kept[0]])
     assert trainer.fit().steps == 4
+
+
+def test_without_unlabelled_frames_every_step_is_a_labelled_one(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    # The labels-alone baseline: the frame the budget drops carries no loss without pseudo
+    # labels, so `data.unlabelled_frames=false` trains on the kept frame only.
+    overrides = ["data.unlabelled_frames=false", "data.pseudo_labels=false", "objective.semi=0"]
+    config = _config(dataset, micro_model, *overrides, "epochs=2", "data.val_sequences=[]")
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    kept = [
+        i for i, (s, f) in enumerate(trainer.train_set.items) if trainer.budget.keeps_frame(s, f)
+    ]
+    assert len(kept) == 1 and len(trainer.train_set) == 2
+    assert trainer.total_steps == 2  # one visit per epoch, of the labelled frame only
+    assert trainer._epoch_order(0) == trainer._epoch_order(1) == kept
+    assert trainer.fit().steps == 2
