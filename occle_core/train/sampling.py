@@ -5,8 +5,8 @@ one step in ten; the other nine carry only pseudo labels and the LiDAR geometry.
 segmentation usually mixes labelled and unlabelled data in fixed proportions instead; here that
 is `data.labelled_repeat`: every frame whose voxel labels the budget keeps is visited that many
 times per epoch, every other frame once. `data.unlabelled_frames: false` leaves the other frames
-out: the labels-alone baseline has no pseudo labels, so a step on such a frame has no loss and
-only spends a step of the schedule. The trainer shuffles the result with the epoch's seed.
+out: the labels-alone baseline has no pseudo labels, so a step on such a frame has no loss (and
+yet leaving them out measured worse: docs/training.md). The trainer shuffles with the epoch's seed.
 """
 
 from __future__ import annotations
