@@ -42,7 +42,7 @@ def epoch_items(
             indices.extend([index] * labelled_repeat)
         elif unlabelled_frames:
             indices.append(index)
-    if not indices:
+    if not indices and not unlabelled_frames:
         raise ValueError(
             "data.unlabelled_frames is false but the label budget keeps the labels of no "
             f"training frame ({len(items)} frames): nothing to train on"

@@ -381,6 +381,12 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     assert float(calibrated["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
 
 
+def _kept_frames(trainer: Trainer) -> list[int]:
+    """Indices of the training samples whose voxel labels the budget keeps."""
+    items = trainer.train_set.items
+    return [i for i, (s, f) in enumerate(items) if trainer.budget.keeps_frame(s, f)]
+
+
 def test_labelled_repeat_visits_the_kept_frame_more_often(
     dataset: Path, micro_model: Path, tmp_path
 ):
@@ -389,9 +395,7 @@ def test_labelled_repeat_visits_the_kept_frame_more_often(
         dataset, micro_model, "data.labelled_repeat=3", "epochs=1", "data.val_sequences=[]"
     )
     trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
-    kept = [
-        i for i, (s, f) in enumerate(trainer.train_set.items) if trainer.budget.keeps_frame(s, f)
-    ]
+    kept = _kept_frames(trainer)
     assert len(kept) == 1 and len(trainer.train_set) == 2
     assert trainer.total_steps == 4  # 3 visits of the labelled frame + 1 of the other
     order = trainer._epoch_order(0)
@@ -407,9 +411,7 @@ def test_without_unlabelled_frames_every_step_is_a_labelled_one(
     overrides = ["data.unlabelled_frames=false", "data.pseudo_labels=false", "objective.semi=0"]
     config = _config(dataset, micro_model, *overrides, "epochs=2", "data.val_sequences=[]")
     trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
-    kept = [
-        i for i, (s, f) in enumerate(trainer.train_set.items) if trainer.budget.keeps_frame(s, f)
-    ]
+    kept = _kept_frames(trainer)
     assert len(kept) == 1 and len(trainer.train_set) == 2
     assert trainer.total_steps == 2  # one visit per epoch, of the labelled frame only
     assert trainer._epoch_order(0) == trainer._epoch_order(1) == kept
