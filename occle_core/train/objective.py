@@ -56,7 +56,9 @@ class ObjectiveConfig:
             what").
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
-            nothing penalises occupancy the final head invents on unlabelled frames).
+            nothing penalises occupancy the final head invents on unlabelled frames). 1.0 in the
+            tiny Occ3D configuration; on the KITTI-like rig it lost 6.8 mIoU, so 0 by default
+            (docs/training.md, lever 7).
         final_free: weight of a CE of the final head against the empty class on the
             full-resolution LiDAR free-space voxels without a voxel label (our addition).
         lovasz: weight of an optional Lovász-softmax term on the final head.
