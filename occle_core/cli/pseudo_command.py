@@ -15,6 +15,22 @@ from occle_core.pseudo.voxels import VoxelWindow
 #: seconds as the 10 Hz defaults would need far more frames for.
 OCC3D_WINDOW = (6, 2)
 OCC3D_VOXEL_WINDOW = (4, 4)
+#: Occ3D scenes keep their trails: carving them gained nothing there (docs/training.md, lever 8).
+OCC3D_CARVE_TRAILS = None
+#: `--voxel-carve-trails` not given: the layout's default (not a string, so argparse keeps it).
+_LAYOUT_DEFAULT = object()
+
+
+def _scans_or_off(value: str) -> int | None:
+    """`--voxel-carve-trails`: a scan count, or 'off'."""
+    if value == "off":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of scans or 'off', got {value!r}"
+        ) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +117,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="move the people and riders of the window's scans to where they are at the key "
         "frame (followed scan to scan) in the dense voxel pseudo labels; those not followed to "
         "the key frame are left out (default: off, they leave trails)",
+    )
+    parser.add_argument(
+        "--voxel-carve-trails",
+        type=_scans_or_off,
+        default=_LAYOUT_DEFAULT,
+        metavar="SCANS|off",
+        help="make a dense voxel voted a movable class empty where the beams of the scans "
+        "within SCANS of the key frame crossed it without a return: the trail a moving object "
+        f"left (default: {voxel_defaults.carve_trails}, the key scan's beams; occ3d: off)",
     )
     parser.add_argument(
         "--no-empty",
@@ -196,6 +221,11 @@ def run(args: argparse.Namespace) -> int:
             min_agreement=args.voxel_min_agreement,
             movable_reach=args.voxel_movable_reach,
             follow_people=args.voxel_follow_people,
+            carve_trails=(
+                args.voxel_carve_trails
+                if args.voxel_carve_trails is not _LAYOUT_DEFAULT
+                else (OCC3D_CARVE_TRAILS if occ3d else voxel_defaults.carve_trails)
+            ),
         )
     except ValueError as error:
         print(f"occle pseudo-label: error: {error}", file=sys.stderr)

@@ -44,6 +44,9 @@ def test_pseudo_labels_of_every_camera(surround: Path) -> None:
         assert image.shape == (90, 160) and set(np.unique(image)) <= set(range(17)) | {255}
     summary = json.loads((cache / "summary.json").read_text())
     assert summary["settings"]["target"] == "occ3d" and summary["lifting"]["back"] == 6
+    # The layout's voxel window: 4 key frames either side, trails not carved (lever 8).
+    window = summary["voxel_window"]
+    assert (window["back"], window["forward"], window["carve_trails"]) == (4, 4, None)
     assert summary["image_miou"] > 0.5 and summary["point_miou"] > 0.4
     assert summary["point_coverage"] > 0.8  # six cameras see nearly every return
     points = read_point_pseudo_labels(cache / "velodyne" / "000001.bin", len(scene.frame(1).points))
