@@ -186,6 +186,8 @@ class DensePseudoLabeller:
         self.empty_label = empty_label
         self.tracked = np.asarray(tracked if window.follow_people else (), dtype=np.uint8)
         self.movable = np.setdiff1d(np.asarray(movable, dtype=np.uint8), self.tracked)
+        # Trails are carved for every movable class, followed or not.
+        self.carved = np.union1d(self.movable, self.tracked)
         self._scans: dict[int, tuple[Frame, NDArray[np.uint8]]] = {}
 
     def _scan(self, index: int) -> tuple[Frame, NDArray[np.uint8]]:
@@ -236,7 +238,7 @@ class DensePseudoLabeller:
         ref_from_world = invert_rigid(reference.pose)
         poses = self.sequence.poses
         origins = np.stack([(ref_from_world @ poses[i])[:3, 3] for i in window])
-        if self.window.carve_trails is not None and self.movable.size + self.tracked.size:
+        if self.window.carve_trails is not None and self.carved.size:
             near = np.abs(np.asarray(window)[source] - index) <= self.window.carve_trails
             seen_free = lidar_evidence(
                 points[near],
@@ -246,7 +248,7 @@ class DensePseudoLabeller:
                 max_rays=self.window.max_rays,
                 clearance=(1, 1, 0),
             )
-            trail = np.isin(result, np.union1d(self.movable, self.tracked)) & (seen_free == FREE)
+            trail = np.isin(result, self.carved) & (seen_free == FREE)
             result[trail] = self.empty_label if self.window.empty else IGNORE
         if self.window.empty:
             evidence = lidar_evidence(
