@@ -17,7 +17,10 @@ OCC3D_WINDOW = (6, 2)
 OCC3D_VOXEL_WINDOW = (4, 4)
 #: Occ3D scenes keep their trails: carving them gained nothing there (docs/training.md, lever 8).
 OCC3D_CARVE_TRAILS = None
-#: `--voxel-carve-trails` not given: the layout's default (not a string, so argparse keeps it).
+#: Occ3D scenes keep the plain majority: the balanced vote lost there (docs/training.md, lever 9).
+OCC3D_VOTE_BALANCE = 0.0
+#: `--voxel-carve-trails` / `--voxel-vote-balance` not given: the layout's default (not a
+#: string, so argparse keeps it).
 _LAYOUT_DEFAULT = object()
 
 
@@ -128,6 +131,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"left (default: {voxel_defaults.carve_trails}, the key scan's beams; occ3d: off)",
     )
     parser.add_argument(
+        "--voxel-vote-balance",
+        type=float,
+        default=_LAYOUT_DEFAULT,
+        metavar="EXPONENT",
+        help="weigh each vote of a static class in a dense voxel's majority by (median class "
+        "share / the class's share of the sequence's labelled points) ** EXPONENT, so that "
+        "rare static classes (trunk, traffic sign) keep the voxels they share with a common "
+        f"stand-in (0: plain majority; default: {voxel_defaults.vote_balance:g}; occ3d: "
+        f"{OCC3D_VOTE_BALANCE:g})",
+    )
+    parser.add_argument(
         "--no-empty",
         action="store_true",
         help="leave the free space of the voxel window unlabelled instead of marking it empty",
@@ -221,6 +235,11 @@ def run(args: argparse.Namespace) -> int:
             min_agreement=args.voxel_min_agreement,
             movable_reach=args.voxel_movable_reach,
             follow_people=args.voxel_follow_people,
+            vote_balance=(
+                args.voxel_vote_balance
+                if args.voxel_vote_balance is not _LAYOUT_DEFAULT
+                else (OCC3D_VOTE_BALANCE if occ3d else voxel_defaults.vote_balance)
+            ),
             carve_trails=(
                 args.voxel_carve_trails
                 if args.voxel_carve_trails is not _LAYOUT_DEFAULT

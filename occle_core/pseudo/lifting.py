@@ -47,6 +47,7 @@ def vote_voxel_labels(
     num_voxels: int,
     num_classes: int,
     min_share: float = 0.0,
+    class_weights: NDArray[np.floating] | None = None,
 ) -> NDArray[np.uint8]:
     """Majority label per voxel (ties: the lower class id), ignoring 255.
 
@@ -55,11 +56,13 @@ def vote_voxel_labels(
         point_labels: (N,) uint8 labels, 255 = unknown.
         num_voxels: V.
         num_classes: labels are in 0..num_classes-1.
-        min_share: a voxel whose majority holds less than this share of its labelled points
-            is left unknown (0: every voxel with a label keeps its majority).
+        min_share: a voxel whose winning class holds less than this share of its labelled
+            points is left unknown (0: every voxel with a label keeps its winner).
+        class_weights: (num_classes,) weight of one vote of each class (None: all 1); the
+            winner is the class with the largest weighted count.
 
     Returns:
-        (V,) uint8, 255 where no point of the voxel has a label or the majority is too weak.
+        (V,) uint8, 255 where no point of the voxel has a label or the winner is too weak.
     """
     keep = (point_voxel >= 0) & (point_labels != IGNORE)
     if np.any(point_labels[keep] >= num_classes):
@@ -68,9 +71,18 @@ def vote_voxel_labels(
         point_voxel[keep].astype(np.int64) * num_classes + point_labels[keep],
         minlength=num_voxels * num_classes,
     ).reshape(num_voxels, num_classes)
-    votes = counts.argmax(axis=1).astype(np.uint8)
-    best = counts.max(axis=1)
-    votes[best == 0] = IGNORE
+    if class_weights is None:
+        votes = counts.argmax(axis=1).astype(np.uint8)
+    else:
+        weights = np.asarray(class_weights, dtype=np.float64)
+        if weights.shape != (num_classes,) or not np.all(weights > 0):
+            raise ValueError(
+                f"vote_voxel_labels: class weights of shape {weights.shape} for {num_classes} "
+                "classes, expected one positive weight per class"
+            )
+        votes = (counts * weights).argmax(axis=1).astype(np.uint8)
+    best = np.take_along_axis(counts, votes[:, None].astype(np.int64), axis=1)[:, 0]
+    votes[counts.sum(axis=1) == 0] = IGNORE
     if min_share > 0:
         votes[best < min_share * counts.sum(axis=1)] = IGNORE
     return votes

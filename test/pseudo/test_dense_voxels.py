@@ -27,6 +27,7 @@ from occle_core.pseudo.voxels import (
     DensePseudoLabeller,
     VoxelWindow,
     movable_class_ids,
+    static_vote_weights,
     vote_grid,
 )
 
@@ -57,6 +58,42 @@ def test_vote_grid_takes_the_majority_per_voxel():
     stricter = vote_grid(points, labels, GRID, 10, min_share=0.7)
     assert np.all(stricter == IGNORE)
     assert np.array_equal(vote_grid(points, labels, GRID, 10, min_share=0.5), grid)
+
+
+def test_weighted_votes_let_a_rare_class_win_the_voxels_it_shares():
+    points = np.array([[0.5, 0.5, 0.5]] * 5 + [[1.5, 0.5, 0.5]] * 4)
+    # voxel (0, 0, 0): three votes for 2, two for 5; voxel (1, 0, 0): four votes for 2.
+    labels = np.array([2, 2, 2, 5, 5, 2, 2, 2, 2], dtype=np.uint8)
+    plain = vote_grid(points, labels, GRID, 10)
+    assert plain[0, 0, 0] == 2 and plain[1, 0, 0] == 2
+    weights = np.ones(10)
+    weights[5] = 2.0  # 2 x 2 = 4 beats 3
+    weighted = vote_grid(points, labels, GRID, 10, class_weights=weights)
+    assert weighted[0, 0, 0] == 5 and weighted[1, 0, 0] == 2  # no vote of 5 there: unchanged
+    weights[5] = 1.4  # 2.8 < 3: the majority keeps it
+    assert vote_grid(points, labels, GRID, 10, class_weights=weights)[0, 0, 0] == 2
+    # min_share judges the winner's own points: 5 holds 2 of 5 (40 %).
+    weights[5] = 2.0
+    strict = vote_grid(points, labels, GRID, 10, min_share=0.5, class_weights=weights)
+    assert strict[0, 0, 0] == IGNORE and strict[1, 0, 0] == 2
+    with pytest.raises(ValueError, match="one positive weight per class"):
+        vote_grid(points, labels, GRID, 10, class_weights=np.ones(9))
+    with pytest.raises(ValueError, match="one positive weight per class"):
+        vote_grid(points, labels, GRID, 10, class_weights=np.zeros(10))
+
+
+def test_static_vote_weights_follow_the_class_shares():
+    # Shares 0, 0.50, 0.25, 0.16, 0.08, 0.01: median of the five that occur is 0.16.
+    counts = np.array([0, 5000, 2500, 1600, 800, 100])
+    weights = static_vote_weights(counts, balanced=[1, 2, 4, 5], exponent=0.5)
+    expected = [1.0, 1.0, 1.0, 1.0, (0.16 / 0.08) ** 0.5, (0.16 / 0.01) ** 0.5]
+    np.testing.assert_allclose(weights, expected)  # common classes never fall below 1
+    assert weights[3] == 1.0  # 3 (a movable class here) is not balanced
+    np.testing.assert_allclose(static_vote_weights(counts, [5], 1.0, limit=10.0)[5], 10.0)
+    np.testing.assert_array_equal(static_vote_weights(counts, [5], 0.0), np.ones(6))
+    np.testing.assert_array_equal(static_vote_weights(np.zeros(6), [5], 0.5), np.ones(6))
+    with pytest.raises(ValueError, match=r"vote_balance must be in \[0, 2\], got -0.5"):
+        VoxelWindow(vote_balance=-0.5)
 
 
 def test_voxel_cache_round_trip_and_errors(tmp_path: Path):
@@ -252,6 +289,31 @@ def test_carved_trails_are_movable_voxels_the_key_scan_saw_empty(labelled_root: 
         VoxelWindow(carve_trails=-1)
 
 
+def test_vote_balance_moves_only_voxels_to_rarer_static_classes(labelled_root: Path):
+    sequence = SemanticKittiSequence(labelled_root, 0)
+    names = sequence.labels.class_names
+    movable = movable_class_ids(names)
+    plain = DensePseudoLabeller(
+        sequence, VoxelWindow(5, 5, vote_balance=0), len(names), movable=movable
+    )
+    balanced = DensePseudoLabeller(
+        sequence, VoxelWindow(5, 5, vote_balance=0.5), len(names), movable=movable
+    )
+    weights = balanced.vote_weights
+    assert plain.vote_weights is None and weights is not None
+    assert (weights[list(movable)] == 1.0).all() and weights[0] == 1.0
+    assert (weights > 1.0).any()  # some static class is rarer than the median
+    changed = 0
+    for index in sequence.voxel_ids:
+        before, after = plain(index), balanced(index)
+        diff = before != after
+        changed += int(np.count_nonzero(diff))
+        # A voxel only ever goes to a class whose votes weigh more than the old winner's.
+        assert (weights[after[diff]] > weights[before[diff]]).all()
+        assert not np.isin(after[diff], movable).any()
+    assert changed > 0
+
+
 def test_cli_passes_follow_people_to_the_voxel_window():
     from occle_core.cli.main import build_parser
 
@@ -263,6 +325,8 @@ def test_cli_passes_follow_people_to_the_voxel_window():
     carve = ["pseudo-label", "--dataset", "d", "--voxel-carve-trails"]
     assert build_parser().parse_args([*carve, "2"]).voxel_carve_trails == 2
     assert build_parser().parse_args([*carve, "off"]).voxel_carve_trails is None
+    balance = ["pseudo-label", "--dataset", "d", "--voxel-vote-balance", "0.5"]
+    assert build_parser().parse_args(balance).voxel_vote_balance == 0.5
 
 
 def test_cli_rejects_a_carve_reach_that_is_not_a_count(capsys):
@@ -295,6 +359,7 @@ def test_summary_reports_dense_voxel_quality(labelled_root: Path):
         "movable_reach": None,
         "follow_people": False,
         "carve_trails": 0,
+        "vote_balance": 1.0,
     }
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0
