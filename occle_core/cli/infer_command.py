@@ -34,6 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frame", type=int, nargs="+", help="only these frame numbers")
     parser.add_argument("--scans", type=int, default=3, help="aggregated scans (default: 3)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        metavar="S",
+        help="strength of the class-prior correction of the decision (0: the plain argmax; "
+        "default: the checkpoint's, chosen on validation in training; docs/training.md)",
+    )
     add_layout_arguments(parser, "every key frame is predicted as PRED/<token>.npz")
     parser.set_defaults(func=run)
 
@@ -47,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args, files=["checkpoint"], folders=["dataset"], out_folders=["out"])
     if args.scans < 1:
         raise ConfigError("--scans", f"{args.scans}", ">= 1")
+    if args.prior_strength is not None and not args.prior_strength >= 0:
+        raise ConfigError("--prior-strength", f"{args.prior_strength}", ">= 0")
     resolve_device(args.device, "--device")  # refused before the checkpoint is read
     runner = ModelRunner.from_checkpoint(args.checkpoint, args.config or "", args.device)
+    if args.prior_strength is not None:
+        runner.model.set_prior_strength(args.prior_strength)
     show = sequence_progress("predicting")
     if args.layout == "occ3d":
         from occle_core.data.nuscenes.scene import open_occ3d_scenes

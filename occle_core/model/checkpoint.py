@@ -9,6 +9,8 @@ A checkpoint is a `torch.save`d dict of plain types and tensors only, so it load
 Version 1 named the parts of both branches flat (``semantic_vfe.``, ``cross_plane.``, ...);
 version 2 nests them in the branch modules (``semantic.vfe.``, ``geometric.cross_plane.``).
 Version 1 files still load: `read_checkpoint` renames their keys (model and mean teacher).
+Files written before the decision's class-prior buffers existed (`OccLE.class_log_prior`,
+`OccLE.prior_strength`) load with their defaults, the plain argmax (`with_decision_buffers`).
 
 The Mamba blocks keep mamba-ssm's parameter layout, so the same file runs on mamba-ssm's kernel
 and on `occle_core.ops.selective_scan`. Tensors are saved on the CPU.
@@ -116,6 +118,20 @@ def _upgrade_v1(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Buffers of the decision (`occle_core.model.prior`) that older checkpoints do not hold.
+DECISION_BUFFERS = ("class_log_prior", "prior_strength")
+
+
+def with_decision_buffers(model: OccLE, state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with the decision buffers `model` has now wherever `state` lacks them (a
+    checkpoint from before the class-prior correction decides with the plain argmax)."""
+    missing = [key for key in DECISION_BUFFERS if key not in state]
+    if not missing:
+        return state
+    current = model.state_dict()
+    return {**state, **{key: current[key] for key in missing}}
+
+
 def _check_finite(weights: Any, path: str | os.PathLike[str]) -> None:
     """A weight that is NaN or infinite (a diverged run, a corrupt file) would turn every
     prediction into the same class without a word: refuse it, naming the tensor."""
@@ -151,7 +167,7 @@ def load_checkpoint(
         config = dataclasses.replace(config, class_names=legacy_class_names(config))
     model = build_model(without_image_weights(config))
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(with_decision_buffers(model, payload["model"]))
     except RuntimeError as error:  # missing, unexpected or mis-shaped tensors
         first = str(error).split("\n\t")[1:2] or [str(error)]
         raise DataFormatError(path, f"weights do not fit the config: {first[0]}") from error

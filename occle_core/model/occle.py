@@ -24,6 +24,7 @@ from occle_core.model.geometric_branch import GeometricBranch
 from occle_core.model.heads.class_heads import DenseClassHead
 from occle_core.model.heads.decoder import VoxelDecoder
 from occle_core.model.inputs import OccLEInputs
+from occle_core.model.prior import decide_labels, log_prior_from_counts
 from occle_core.model.semantic_branch import SemanticBranch
 
 
@@ -37,6 +38,10 @@ class OccLEOutput:
         voxel_logits: (V, M) 3D semantic head logits, row i for voxel i of the input voxels.
         image_logits: (B, N, M, H / s, W / s) 2D semantic logits (s = the image out_stride).
         seen: (B, x, y, z) bool, fusion voxels that project into at least one camera.
+        empty_label: the empty (free) class.
+        class_log_prior: (M,) log share of each class among the labelled training voxels
+            (`occle_core.model.prior`; zeros: no prior known).
+        prior_strength: how much of the log prior `labels` takes off (0: the plain argmax).
     """
 
     logits: torch.Tensor
@@ -44,10 +49,18 @@ class OccLEOutput:
     voxel_logits: torch.Tensor
     image_logits: torch.Tensor
     seen: torch.Tensor
+    empty_label: int = 0
+    class_log_prior: torch.Tensor | None = None
+    prior_strength: float = 0.0
 
-    def labels(self) -> torch.Tensor:
-        """(B, X, Y, Z) int64 predicted class per voxel."""
-        return self.logits.argmax(dim=1)
+    def labels(self, prior_strength: float | None = None) -> torch.Tensor:
+        """(B, X, Y, Z) int64 predicted class per voxel: empty where the plain argmax says
+        so, else the class with the prior correction (`decide_labels`) at the model's
+        strength, or at `prior_strength` when given."""
+        strength = self.prior_strength if prior_strength is None else prior_strength
+        if self.class_log_prior is None or strength == 0:
+            return self.logits.argmax(dim=1)
+        return decide_labels(self.logits, self.empty_label, self.class_log_prior, strength)
 
 
 class OccLE(nn.Module):
@@ -56,6 +69,9 @@ class OccLE(nn.Module):
     Args:
         config: the network shape (see `OccLEConfig`); build through `build_model`.
     """
+
+    class_log_prior: torch.Tensor
+    prior_strength: torch.Tensor
 
     def __init__(self, config: OccLEConfig):
         super().__init__()
@@ -72,6 +88,26 @@ class OccLE(nn.Module):
         skips = [2 * c for c in levels[:-1]]  # both branches' pyramid levels, concatenated
         self.decoder = VoxelDecoder(channels, levels, skips, config.strides)
         self.head = DenseClassHead(self.decoder.out_channels, config.num_classes)
+        # The decision's class-prior correction (`occle_core.model.prior`): buffers, so that
+        # they travel in the checkpoint; zeros (the plain argmax) until a trainer sets them.
+        self.register_buffer("class_log_prior", torch.zeros(config.num_classes))
+        self.register_buffer("prior_strength", torch.zeros(()))
+
+    def set_class_prior(self, counts: torch.Tensor) -> None:
+        """Set the log prior of the decision from (M,) labelled voxel counts per class."""
+        if counts.shape != (self.config.num_classes,):
+            raise ValueError(
+                f"OccLE.set_class_prior: counts of shape {tuple(counts.shape)}, expected "
+                f"({self.config.num_classes},)"
+            )
+        prior = log_prior_from_counts(counts)
+        self.class_log_prior.copy_(prior.to(self.class_log_prior.device))
+
+    def set_prior_strength(self, strength: float) -> None:
+        """How much of the log prior the decision takes off (0: the plain argmax)."""
+        if not strength >= 0:
+            raise ValueError(f"OccLE.set_prior_strength: strength {strength} must be >= 0")
+        self.prior_strength.fill_(float(strength))
 
     def forward(self, inputs: OccLEInputs) -> OccLEOutput:
         """Predict.
@@ -97,6 +133,9 @@ class OccLE(nn.Module):
             voxel_logits=semantic.voxel_logits,
             image_logits=semantic.image_logits,
             seen=semantic.seen,
+            empty_label=self.config.empty_label,
+            class_log_prior=self.class_log_prior,
+            prior_strength=float(self.prior_strength),
         )
 
     def occupancy_logits(self, inputs: OccLEInputs) -> torch.Tensor:

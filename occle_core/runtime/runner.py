@@ -27,8 +27,9 @@ logger = logging.getLogger("occle")
 
 @dataclass
 class Prediction:
-    """labels: (X, Y, Z) uint8 classes; confidence: same shape uint8 (0..255 = max softmax
-    probability 0..1) or None."""
+    """labels: (X, Y, Z) uint8 classes; confidence: same shape uint8 (0..255 = softmax
+    probability 0..1 of the predicted class: the largest one, unless the class-prior correction
+    picked a rarer class) or None."""
 
     labels: NDArray[np.uint8]
     confidence: NDArray[np.uint8] | None
@@ -98,10 +99,12 @@ class ModelRunner:
     def predict(self, frame: Frame, confidence: bool = False) -> Prediction:
         """Classes (and optionally confidences) of every voxel of the model grid."""
         out = self.forward(self.prepare(frame))
-        labels = out.labels()[0].to("cpu").numpy().astype(np.uint8)
+        chosen = out.labels()[0]
+        labels = chosen.to("cpu").numpy().astype(np.uint8)
         scores = None
         if confidence:
-            probability = torch.softmax(out.logits[0].float(), dim=0).amax(dim=0)
+            probabilities = torch.softmax(out.logits[0].float(), dim=0)
+            probability = probabilities.gather(0, chosen.unsqueeze(0)).squeeze(0)
             scores = (probability * 255).round().to(torch.uint8).cpu().numpy()
         return Prediction(labels, scores)
 

@@ -124,6 +124,10 @@ class TrainConfig:
         log_every: log the losses every this many optimiser steps.
         device: "auto" (CUDA when available), "cpu" or "cuda[:N]".
         threads: torch CPU threads (0: torch's default).
+        prior_strengths: strengths of the decision's class-prior correction
+            (`occle_core.model.prior`) scored at every validation; the model keeps the one with
+            the best validation mIoU, and its checkpoints carry it (empty: the plain argmax, no
+            choice made; needs `data.val_sequences`).
     """
 
     model: str = "occle_tiny"
@@ -143,6 +147,7 @@ class TrainConfig:
     log_every: int = 10
     device: str = "auto"
     threads: int = 0
+    prior_strengths: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         require(self.epochs >= 1, "epochs", self.epochs, ">= 1")
@@ -153,6 +158,8 @@ class TrainConfig:
         require(self.validate_every >= 1, "validate_every", self.validate_every, ">= 1")
         require(self.log_every >= 1, "log_every", self.log_every, ">= 1")
         require(self.threads >= 0, "threads", self.threads, ">= 0 (0: torch's default)")
+        strengths = self.prior_strengths
+        require(all(s >= 0 for s in strengths), "prior_strengths", strengths, "values >= 0")
 
 
 def load_train_config(

@@ -33,7 +33,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from occle_core.model.build import build_model
-from occle_core.model.checkpoint import read_checkpoint, save_checkpoint
+from occle_core.model.checkpoint import read_checkpoint, save_checkpoint, with_decision_buffers
 from occle_core.model.config import load_model_config
 from occle_core.pseudo.quality import LabelAgreement
 from occle_core.runtime.device import resolve_device as runtime_device
@@ -168,7 +168,11 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
         )
-        weights, pseudo_weights = self._class_weights()
+        weights, pseudo_weights, counts = self._class_weights()
+        # The decision's class prior comes from the same labelled voxels as the class weights;
+        # its strength is chosen on the validation sequences (`_validate_on_main`).
+        self.model.set_class_prior(counts)
+        self.teacher.model.load_state_dict(self.model.state_dict())
         self.class_weights = weights.to(self.device)
         self.pseudo_class_weights = (
             None if pseudo_weights is None else pseudo_weights.to(self.device)
@@ -193,10 +197,10 @@ class Trainer:
         self.best_miou: float | None = None
 
     # --- set-up -----------------------------------------------------------------------------
-    def _class_weights(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _class_weights(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Final-CE class weights from the voxel counts of the labelled subset (the budget's),
-        and the pseudo CE's (None: the same), calibrated on the labelled frames when
-        `objective.pseudo_calibration` is on."""
+        the pseudo CE's (None: the same), calibrated on the labelled frames when
+        `objective.pseudo_calibration` is on, and the (M,) counts themselves."""
         objective = self.config.objective
         empty = self.model_config.empty_label
         counts = np.zeros(self.model_config.num_classes, dtype=np.int64)
@@ -220,8 +224,9 @@ class Trainer:
             limit=objective.class_balance_limit,
         )
         if not calibrate:
-            return weights, None
-        return weights, weights * pseudo_count_factors(agreement.matrix, keep=empty)
+            return weights, None, frequencies
+        pseudo = weights * pseudo_count_factors(agreement.matrix, keep=empty)
+        return weights, pseudo, frequencies
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -265,10 +270,10 @@ class Trainer:
         if not path.exists():
             return False
         payload = read_checkpoint(path)
-        self.model.load_state_dict(payload["model"])
+        self.model.load_state_dict(with_decision_buffers(self.model, payload["model"]))
         state = payload["extra"]
         self.optimizer.load_state_dict(state["optimizer"])
-        self.teacher.load_state_dict(state["teacher"])
+        self.teacher.load_state_dict(with_decision_buffers(self.model, state["teacher"]))
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.micro_in_epoch = int(state["micro_in_epoch"])
@@ -374,7 +379,12 @@ class Trainer:
         if self.val_set is None or len(self.val_set) == 0:
             self.save(self.best_path)
             return None
-        scores = validate(self.model, self.val_set, self.builder, self.device)
+        scores = validate(
+            self.model, self.val_set, self.builder, self.device, self.config.prior_strengths
+        )
+        if "prior_strength" in scores:
+            # The decision keeps the strength its validation chose; it is saved with the model.
+            self.model.set_prior_strength(scores["prior_strength"])
         self.network.train()
         record: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
         record.update({f"val_{k}": v for k, v in scores.items()})

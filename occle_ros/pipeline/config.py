@@ -122,7 +122,7 @@ class InputParams:
 class OutputParams:
     """Attributes:
     encoding: "sparse" or "dense" SemanticOccupancy.
-    confidence: fill the message's confidence (max softmax probability).
+    confidence: fill the message's confidence (softmax probability of the published class).
     max_markers: cap on RViz cubes, decimated evenly above it (0 = no cap).
     publish_without_subscribers: run inference even when no one listens (off: saves the GPU).
     """

@@ -15,7 +15,7 @@ import yaml
 from occle_core.cli.main import main
 from occle_core.data.semantickitti.sequence import SemanticKittiSequence, read_prediction
 from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
-from occle_core.model.checkpoint import load_checkpoint
+from occle_core.model.checkpoint import load_checkpoint, save_checkpoint
 from occle_core.model.config import load_model_config
 from occle_core.pseudo.cache import pseudo_image_path, pseudo_points_path
 from occle_core.train.config import load_train_config
@@ -170,6 +170,27 @@ def test_cli_train_infer_eval(dataset: Path, micro_model: Path, tmp_path, capsys
     # A mismatching --config is refused with the checkpoint named.
     assert main([*argv, "--config", "occle_tiny", "--sequences", "01", "--out", str(out)]) == 2
     assert "best.pt" in capsys.readouterr().err
+    # The checkpoint's class-prior correction decides, unless --prior-strength overrides it.
+    model, _ = load_checkpoint(checkpoint)
+    counts = torch.full((model.config.num_classes,), 1000)
+    counts[1] = 1  # class 1 is very rare: a strong correction gives it every occupied voxel
+    model.set_class_prior(counts)
+    model.set_prior_strength(3.0)
+    corrected = tmp_path / "corrected.pt"
+    save_checkpoint(corrected, model)
+    argv = ["infer", "--checkpoint", str(corrected), "--dataset", str(dataset), "--sequences"]
+    plain, adjusted = tmp_path / "plain", tmp_path / "adjusted"
+    assert main([*argv, "01", "--out", str(plain), "--prior-strength", "0"]) == 0
+    assert main([*argv, "01", "--out", str(adjusted)]) == 0
+    for name in ("000000.label", "000005.label"):
+        path = Path("sequences") / "01" / "predictions" / name
+        before = read_prediction(out / path, grid.shape)
+        assert np.array_equal(read_prediction(plain / path, grid.shape), before)
+        after = read_prediction(adjusted / path, grid.shape)
+        assert np.array_equal(after == 0, before == 0)  # occupancy is the plain argmax's
+        assert (after[after != 0] == 1).all() and (before[before != 0] != 1).any()
+    assert main([*argv, "01", "--out", str(tmp_path / "bad"), "--prior-strength", "-1"]) == 2
+    assert "--prior-strength" in capsys.readouterr().err
 
 
 def test_cli_train_needs_a_dataset(capsys, tmp_path):
@@ -416,3 +437,41 @@ def test_without_unlabelled_frames_every_step_is_a_labelled_one(
     assert trainer.total_steps == 2  # one visit per epoch, of the labelled frame only
     assert trainer._epoch_order(0) == trainer._epoch_order(1) == kept
     assert trainer.fit().steps == 2
+
+
+def test_the_class_prior_comes_from_the_budget_and_its_strength_from_validation(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.model.prior import log_prior_from_counts
+
+    strengths = [0.0, 0.5, 1.0]
+    config = _config(dataset, micro_model, f"prior_strengths={strengths}")
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    sequence = trainer.train_set.sequences["00"]
+    classes = trainer.model_config.num_classes
+    counts = np.zeros(classes, dtype=np.int64)
+    for index in sequence.voxel_ids:
+        labels = trainer.budget.apply("00", index, sequence.voxel_ground_truth(index).labels)
+        counts += np.bincount(labels[labels != 255], minlength=classes)[:classes]
+    expected = log_prior_from_counts(torch.from_numpy(counts))
+    torch.testing.assert_close(trainer.model.class_log_prior, expected)
+    result = trainer.fit()
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    validations = [r for r in records if "val_miou" in r]
+    assert [r["step"] for r in validations] == [4, 6]
+    for record in validations:
+        by_strength = {s: record[f"val_miou_prior_{s:g}"] for s in strengths}
+        best = max(by_strength.values())
+        # The weakest strength among the best is chosen, and val_miou is its score.
+        assert record["val_prior_strength"] == min(s for s, v in by_strength.items() if v == best)
+        assert record["val_miou"] == best
+    model, _ = load_checkpoint(result.last_checkpoint)
+    assert float(model.prior_strength) == validations[-1]["val_prior_strength"]
+    torch.testing.assert_close(model.class_log_prior, expected)
+    # The checkpoint's strength decides: validation without candidates scores the model as is.
+    from occle_core.train.validation import validate
+
+    again = validate(model, trainer.val_set, trainer.builder, torch.device("cpu"))
+    assert again["miou"] == pytest.approx(validations[-1]["val_miou"])
+    assert "prior_strength" not in again
