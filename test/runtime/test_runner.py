@@ -67,6 +67,22 @@ def test_predict_sequence_is_predict_on_the_aggregated_frame(tmp_path):
     np.testing.assert_array_equal(through_infer, direct)
     grid = runner.grid(runner.predict(aggregated_frame(sequence, 3, 3), confidence=True), 1.0, "x")
     assert grid.class_names == model.config.class_names and grid.confidence is not None
+    # With a class-prior correction the confidence is the probability of the class published,
+    # the largest one wherever the correction leaves the plain argmax's class.
+    frame = aggregated_frame(sequence, 3, 3)
+    with torch.no_grad():
+        probabilities = torch.softmax(model(runner.prepare(frame)).logits[0], dim=0).numpy()
+    counts = torch.full((model.config.num_classes,), 1000)
+    counts[5] = 1
+    model.set_class_prior(counts)
+    model.set_prior_strength(1.0)
+    corrected = runner.predict(frame, confidence=True)
+    assert corrected.confidence is not None
+    chosen = np.take_along_axis(probabilities, corrected.labels[None].astype(np.int64), 0)[0]
+    np.testing.assert_array_equal(corrected.confidence, np.round(chosen * 255).astype(np.uint8))
+    moved = corrected.labels != direct
+    assert moved.any() and (corrected.labels[moved] == 5).all()
+    assert (chosen[moved] < probabilities.max(axis=0)[moved]).all()
 
 
 def test_an_empty_checkpoint_name_is_a_config_error():
