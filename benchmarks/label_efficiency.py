@@ -189,13 +189,20 @@ def score(protocol: Protocol, run_dir: Path) -> dict[str, Any]:
 
 
 def validation_curve(run_dir: Path) -> list[dict[str, float]]:
-    """The trainer's validation records (step, val IoU %, val mIoU %) from RUN/metrics.jsonl."""
+    """The trainer's validation records (step, val IoU %, val mIoU %, and where the run chose
+    a class-prior strength, that strength and the mIoU % of the plain argmax) from
+    RUN/metrics.jsonl."""
     curve = []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         if "val_miou" in record:
             iou, miou = 100 * record["val_iou"], 100 * record["val_miou"]
-            curve.append({"step": record["step"], "iou": round(iou, 2), "miou": round(miou, 2)})
+            point = {"step": record["step"], "iou": round(iou, 2), "miou": round(miou, 2)}
+            if "val_prior_strength" in record:
+                point["prior_strength"] = record["val_prior_strength"]
+            if "val_miou_prior_0" in record:
+                point["miou_plain"] = round(100 * record["val_miou_prior_0"], 2)
+            curve.append(point)
     return curve
 
 

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from label_efficiency import Protocol, SeedResult, checks, summarise
+from label_efficiency import Protocol, SeedResult, checks, summarise, validation_curve
 from label_ratio_curve import curves, point_is_done, table
 
 
@@ -95,3 +95,23 @@ def test_a_ratio_point_is_done_only_when_every_run_and_seed_is_scored(tmp_path: 
     assert not point_is_done(protocol)
     (tmp_path / "sparse" / "seed-1" / "result_test.json").write_text("{}")
     assert point_is_done(protocol)
+
+
+def test_the_validation_curve_carries_the_chosen_prior_strength(tmp_path: Path):
+    records = [
+        {"step": 10, "total": 3.0},
+        {"step": 20, "val_iou": 0.8, "val_miou": 0.25},  # a run without prior strengths
+        {
+            "step": 40,
+            "val_iou": 0.85,
+            "val_miou": 0.31,
+            "val_prior_strength": 0.5,
+            "val_miou_prior_0": 0.28,
+            "val_miou_prior_0.5": 0.31,
+        },
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert validation_curve(tmp_path) == [
+        {"step": 20, "iou": 80.0, "miou": 25.0},
+        {"step": 40, "iou": 85.0, "miou": 31.0, "prior_strength": 0.5, "miou_plain": 28.0},
+    ]
