@@ -140,7 +140,11 @@ class Trainer:
             for grid in (self.model_config.grid, self.model_config.fusion_grid()):
                 if not y_symmetric(grid):
                     raise ValueError(f"augment.flip_y needs grids symmetric about y = 0: {grid}")
+        weights, pseudo_weights, counts = self._class_weights()
         self.model = build_model(self.model_config, seed=config.seed).to(self.device)
+        # The decision's class prior comes from the same labelled voxels as the class weights;
+        # its strength is chosen on the validation sequences (`_validate_on_main`).
+        self.model.set_class_prior(counts)
         self.teacher = MeanTeacher(self.model, config.ema_decay)
         # The network the loop runs: DistributedDataParallel under torchrun, else the model.
         self.network: torch.nn.Module = self.model
@@ -168,11 +172,6 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
         )
-        weights, pseudo_weights, counts = self._class_weights()
-        # The decision's class prior comes from the same labelled voxels as the class weights;
-        # its strength is chosen on the validation sequences (`_validate_on_main`).
-        self.model.set_class_prior(counts)
-        self.teacher.model.load_state_dict(self.model.state_dict())
         self.class_weights = weights.to(self.device)
         self.pseudo_class_weights = (
             None if pseudo_weights is None else pseudo_weights.to(self.device)
