@@ -61,8 +61,11 @@ def decide_labels(
     plain = logits.argmax(dim=1)
     if strength == 0:
         return plain
-    shift = (strength * log_prior).to(device=logits.device, dtype=logits.dtype)
-    adjusted = logits - shift.view(1, -1, *([1] * (logits.dim() - 2)))
+    occupied = plain != empty_label
+    # Only the occupied voxels (a small share of a grid) are re-decided: (N, M) logits.
+    adjusted = logits.movedim(1, -1)[occupied]
+    adjusted = adjusted - (strength * log_prior).to(device=logits.device, dtype=logits.dtype)
     adjusted[:, empty_label] = torch.finfo(adjusted.dtype).min
-    occupied_class = adjusted.argmax(dim=1)
-    return torch.where(plain == empty_label, plain, occupied_class)
+    labels = plain.clone()
+    labels[occupied] = adjusted.argmax(dim=1)
+    return labels
