@@ -30,10 +30,10 @@ frame, as map-cleaning methods remove dynamic points); the far side of a parked 
 from the key scan, so it keeps its votes. On by default, off for Occ3D scenes (docs/training.md,
 lever 8).
 `VoxelWindow.vote_balance` lets the rare static classes win the voxels they share: a
-dataset-specific segmenter that lacks a class (trunk, traffic sign) says its stand-in
-(vegetation, pole), so the window's points of a trunk voxel are split between the open-vocabulary
-route's trunk and the stand-in, and a plain majority hands the rare class's voxels to the
-common one. Each vote of a static class c then counts (m / f_c) ** vote_balance, where f_c is
+dataset-specific segmenter that lacks a class (trunk) says its stand-in (vegetation), and small
+static things (traffic signs, poles) lose their rims to their surroundings, so the window's
+points of such a voxel are split between the rare class and a common one, and a plain majority
+hands the rare class's voxels to the common one. Each vote of a static class c then counts (m / f_c) ** vote_balance, where f_c is
 c's share of the sequence's labelled points and m the median share of the classes that occur
 (at least 1, at most `MAX_VOTE_WEIGHT`); movable classes keep weight 1, since their minority
 votes in a voxel are the blurred rim of the object or its trail, not a missed object. On by
