@@ -17,10 +17,7 @@ OCC3D_WINDOW = (6, 2)
 OCC3D_VOXEL_WINDOW = (4, 4)
 #: Occ3D scenes keep their trails: carving them gained nothing there (docs/training.md, lever 8).
 OCC3D_CARVE_TRAILS = None
-#: Occ3D scenes keep the plain majority: the balanced vote lost there (docs/training.md, lever 9).
-OCC3D_VOTE_BALANCE = 0.0
-#: `--voxel-carve-trails` / `--voxel-vote-balance` not given: the layout's default (not a
-#: string, so argparse keeps it).
+#: `--voxel-carve-trails` not given: the layout's default (not a string, so argparse keeps it).
 _LAYOUT_DEFAULT = object()
 
 
@@ -133,13 +130,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--voxel-vote-balance",
         type=float,
-        default=_LAYOUT_DEFAULT,
+        default=voxel_defaults.vote_balance,
         metavar="EXPONENT",
         help="weigh each vote of a static class in a dense voxel's majority by (median class "
         "share / the class's share of the sequence's labelled points) ** EXPONENT, so that "
         "rare static classes (trunk, traffic sign) keep the voxels they share with a common "
-        f"stand-in (0: plain majority; default: {voxel_defaults.vote_balance:g}; occ3d: "
-        f"{OCC3D_VOTE_BALANCE:g})",
+        "stand-in (default: %(default)s, the plain majority: measured, the cleaner grids did "
+        "not train better; docs/training.md, lever 9)",
     )
     parser.add_argument(
         "--no-empty",
@@ -235,11 +232,7 @@ def run(args: argparse.Namespace) -> int:
             min_agreement=args.voxel_min_agreement,
             movable_reach=args.voxel_movable_reach,
             follow_people=args.voxel_follow_people,
-            vote_balance=(
-                args.voxel_vote_balance
-                if args.voxel_vote_balance is not _LAYOUT_DEFAULT
-                else (OCC3D_VOTE_BALANCE if occ3d else voxel_defaults.vote_balance)
-            ),
+            vote_balance=args.voxel_vote_balance,
             carve_trails=(
                 args.voxel_carve_trails
                 if args.voxel_carve_trails is not _LAYOUT_DEFAULT

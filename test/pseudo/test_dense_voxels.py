@@ -359,7 +359,7 @@ def test_summary_reports_dense_voxel_quality(labelled_root: Path):
         "movable_reach": None,
         "follow_people": False,
         "carve_trails": 0,
-        "vote_balance": 1.0,
+        "vote_balance": 0.0,
     }
     assert summary["voxel_frames"] == len(sequence.voxel_ids) == 3
     assert 0.2 < summary["voxel_miou"] < 0.9 and 0.3 < summary["voxel_coverage"] < 1.0

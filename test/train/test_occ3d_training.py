@@ -47,7 +47,6 @@ def test_pseudo_labels_of_every_camera(surround: Path) -> None:
     # The layout's voxel window: 4 key frames either side, trails not carved (lever 8).
     window = summary["voxel_window"]
     assert (window["back"], window["forward"], window["carve_trails"]) == (4, 4, None)
-    assert window["vote_balance"] == 0.0  # the plain majority on Occ3D scenes (lever 9)
     assert summary["image_miou"] > 0.5 and summary["point_miou"] > 0.4
     assert summary["point_coverage"] > 0.8  # six cameras see nearly every return
     points = read_point_pseudo_labels(cache / "velodyne" / "000001.bin", len(scene.frame(1).points))
