@@ -41,6 +41,7 @@ Code that imports spconv itself should call `load_spconv` (or `apply_cpu_shims`)
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from collections.abc import Callable
 from types import ModuleType
@@ -57,6 +58,10 @@ _INSTALL_HINT = (
     "install the CPU build with `pip install spconv`, or on a GPU machine the build matching "
     "your CUDA, e.g. `pip install spconv-cu120`"
 )
+
+# torch.fx's logger and the start of its one-time notice about `is_fx_tracing` (torch 2.13).
+_FX_LOGGER = "torch.fx._symbolic_trace"
+_FX_TRACING_NOTICE = "is_fx_tracing will return true"
 
 # spconv's original get_current_stream, remembered so that only references to it are replaced.
 _original_get_current_stream: Callable[[], int] | None = None
@@ -175,4 +180,26 @@ def load_spconv() -> ModuleType:
             f"({error}); {_INSTALL_HINT}"
         ) from error
     apply_cpu_shims()
+    _quiet_fx_tracing_notice()
     return module
+
+
+class _DropFxTracingNotice(logging.Filter):
+    """Drops torch.fx's notice about `is_fx_tracing`; every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_FX_TRACING_NOTICE)
+
+
+def _quiet_fx_tracing_notice() -> None:
+    """Keep torch.fx's `is_fx_tracing` notice out of our users' logs (idempotent).
+
+    spconv's ``SparseConvTensor`` is built with torch.fx's ``ProxyableClassMeta``, whose every
+    construction calls ``torch.fx.is_fx_tracing()``; torch 2.13 logs a WARNING about that
+    function's meaning the first time, so every training and inference run printed a torch.fx
+    warning that says nothing about our run (we never trace with fx). Only that record is
+    dropped, by a filter on torch.fx's logger.
+    """
+    logger = logging.getLogger(_FX_LOGGER)
+    if not any(isinstance(existing, _DropFxTracingNotice) for existing in logger.filters):
+        logger.addFilter(_DropFxTracingNotice())

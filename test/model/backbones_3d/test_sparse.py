@@ -101,6 +101,34 @@ def test_scatter_add_shim_adds_each_row_once() -> None:
             torch.testing.assert_close(out, expected, rtol=0, atol=0)
 
 
+def test_torch_fx_tracing_notice_is_kept_out_of_the_logs() -> None:
+    # Building a SparseConvTensor asks torch.fx whether it is tracing; torch logs a one-time
+    # notice about that, which load_spconv filters out. Other records of that logger pass.
+    import logging
+
+    from spconv.pytorch import SparseConvTensor
+    from torch.fx import _symbolic_trace
+
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("torch.fx._symbolic_trace")
+    handler = Collect(level=logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        _symbolic_trace.is_fx_tracing_warning.cache_clear()
+        features = torch.zeros(2, 3)
+        indices = torch.tensor([[0, 0, 0, 0], [0, 1, 1, 1]], dtype=torch.int32)
+        SparseConvTensor(features, indices, [4, 4, 4], 1)
+        logger.warning("another torch.fx warning")
+    finally:
+        logger.removeHandler(handler)
+    assert [record.getMessage() for record in records] == ["another torch.fx warning"]
+
+
 def test_shim_is_not_applied_when_cuda_is_available() -> None:
     # A fresh interpreter, because this one is already patched.
     script = textwrap.dedent(
