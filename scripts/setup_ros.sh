@@ -27,7 +27,9 @@ if [ -d "$ros_dir/wheels" ] && [ -d "$ros_dir/src" ]; then
   ros_dir="$(cd "$ros_dir" && pwd)"
 fi
 # The stamp records this script and the pieces it installed: any change reinstalls.
-fingerprint="$( (cat "$0"; [ "$have_pieces" = true ] && ls -l "$ros_dir/wheels" "$ros_dir/src") \
+# (An `if`, not `[ ... ] && ls`: without the pieces that list would end the subshell with status 1,
+# and `set -eo pipefail` would stop this script silently.)
+fingerprint="$( (cat "$0"; if [ "$have_pieces" = true ]; then ls -l "$ros_dir/wheels" "$ros_dir/src"; fi) \
   | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
   exit 0
