@@ -48,3 +48,35 @@ def pseudo_count_factors(
     if keep is not None:
         factors[keep] = 1.0
     return torch.from_numpy(np.clip(factors, 1.0 / limit, limit)).float()
+
+
+def pseudo_transition_matrix(
+    confusion: NDArray[np.int64], strength: float = 1.0, min_voxels: int = 20
+) -> torch.Tensor:
+    """How the pseudo labels err, as a row-stochastic matrix T[i, j] = P(pseudo j | true i),
+    measured on the labelled frames (forward loss correction, Patrini et al., CVPR 2017).
+
+    The simulated and the real foundation models err systematically: trunk is called
+    vegetation, parking road, other_flat terrain. A plain CE against such targets teaches the
+    network the errors; a CE of `softmax(logits) @ T` against them lets the network say trunk
+    where the pseudo label says vegetation at the price the labelled frames measured, so the
+    labelled voxels and the image features, not the pseudo labeller's habits, decide.
+
+    Args:
+        confusion: (C, C) counts, rows the voxel labels, columns the pseudo labels.
+        strength: T is mixed with the identity, `strength * T + (1 - strength) * I`
+            (0: no correction, 1: the measured matrix).
+        min_voxels: a class with fewer true voxels than this keeps its identity row (too
+            few to measure).
+
+    Returns:
+        (C, C) float32, every row summing to 1.
+    """
+    counts = confusion.astype(np.float64)
+    identity = np.eye(len(counts))
+    true = counts.sum(axis=1, keepdims=True)
+    measured = true[:, 0] >= min_voxels
+    transition = identity.copy()
+    transition[measured] = counts[measured] / true[measured]
+    mixed = strength * transition + (1.0 - strength) * identity
+    return torch.from_numpy(mixed).float()

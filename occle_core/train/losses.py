@@ -96,6 +96,30 @@ def weighted_cross_entropy(
     return F.cross_entropy(logits.float(), target.long(), weight=weights, ignore_index=IGNORE)
 
 
+def noise_corrected_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    transition: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy against noisy targets through their noise model (forward correction):
+    -w_y log sum_i softmax(logits)_i T[i, y], ignoring 255, averaged by the targets' weights
+    as `weighted_cross_entropy` does.
+
+    Args:
+        logits: (B, C, ...) class logits.
+        target: (B, ...) noisy classes, 255 = ignored.
+        transition: (C, C) row-stochastic P(noisy j | true i) (`pseudo_transition_matrix`).
+        weights: optional (C,) class weights, indexed by the noisy target.
+    """
+    if not bool((target != IGNORE).any()):
+        return logits.float().sum() * 0.0
+    probabilities = torch.softmax(logits.float(), dim=1)
+    noisy = torch.einsum("bi...,ij->bj...", probabilities, transition.to(probabilities))
+    log_noisy = torch.log(noisy.clamp_min(_EPS))
+    return F.nll_loss(log_noisy, target.long(), weight=weights, ignore_index=IGNORE)
+
+
 def _bce_to_one(value: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of a ratio in [0, 1] against 1: -log(value)."""
     return -torch.log(value.clamp(_EPS, 1.0))

@@ -24,6 +24,7 @@ from occle_core.train.batch import TrainingBatch
 from occle_core.train.losses import (
     geometric_scal_loss,
     lovasz_softmax,
+    noise_corrected_cross_entropy,
     occupancy_bce,
     semantic_scal_loss,
     weighted_cross_entropy,
@@ -68,6 +69,10 @@ class ObjectiveConfig:
         pseudo_calibration: multiply the pseudo CE's class weights by the dense pseudo labels'
             precision / recall per class, measured on the labelled frames
             (`occle_core.train.calibration`).
+        pseudo_noise_model: strength of the forward noise correction of the pseudo CE (0:
+            off, 1: the full measured matrix): the final head's probabilities pass through
+            the dense pseudo labels' confusion P(pseudo | true), measured on the labelled
+            frames, before the CE (`occle_core.train.calibration.pseudo_transition_matrix`).
         teacher_high: teacher occupancy probability above which a block counts as occupied.
         teacher_low: below which it counts as free.
         sap_min_weight: pixels with less accumulated SAP weight are not supervised.
@@ -87,6 +92,7 @@ class ObjectiveConfig:
     class_balance: float = 0.0
     class_balance_limit: float = 4.0
     pseudo_calibration: bool = False
+    pseudo_noise_model: float = 0.0
     teacher_high: float = 0.7
     teacher_low: float = 0.3
     sap_min_weight: float = 0.3
@@ -102,6 +108,8 @@ class ObjectiveConfig:
         require(limit >= 1, "objective.class_balance_limit", limit, ">= 1 (1: no gain)")
         end = self.final_pseudo_end
         require(end is None or end >= 0, "objective.final_pseudo_end", end, ">= 0 or null")
+        noise = self.pseudo_noise_model
+        require(0 <= noise <= 1, "objective.pseudo_noise_model", noise, "in [0, 1] (0: off)")
         require(
             0 <= self.teacher_low <= self.teacher_high <= 1,
             "objective.teacher_low/teacher_high",
@@ -196,6 +204,7 @@ def compute_losses(
     semi_weight: float = 1.0,
     final_pseudo_weight: float | None = None,
     pseudo_class_weights: torch.Tensor | None = None,
+    pseudo_transition: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every term of the objective (unweighted) and the weighted total under "total".
 
@@ -210,6 +219,8 @@ def compute_losses(
         final_pseudo_weight: the pseudo CE's weight at this step (None: `config.final_pseudo`);
             the trainer passes the decayed weight when `config.final_pseudo_end` is set.
         pseudo_class_weights: (M,) class weights of the pseudo CE (None: `class_weights`).
+        pseudo_transition: (M, M) P(pseudo | true) of the pseudo labels; with it the pseudo
+            CE is noise-corrected (None: plain CE).
 
     Returns:
         name -> scalar fp32 tensor.
@@ -224,11 +235,16 @@ def compute_losses(
         weights.update(final_ce=config.final, final_scal_sem=config.final)
         weights["final_scal_geo"] = config.final
     if config.final_pseudo > 0:
-        terms["final_pseudo"] = weighted_cross_entropy(
-            out.logits,
-            lidar_pseudo_targets(batch),
-            class_weights if pseudo_class_weights is None else pseudo_class_weights,
-        )
+        pseudo_weights = class_weights if pseudo_class_weights is None else pseudo_class_weights
+        pseudo_targets = lidar_pseudo_targets(batch)
+        if pseudo_transition is None:
+            terms["final_pseudo"] = weighted_cross_entropy(
+                out.logits, pseudo_targets, pseudo_weights
+            )
+        else:
+            terms["final_pseudo"] = noise_corrected_cross_entropy(
+                out.logits, pseudo_targets, pseudo_transition, pseudo_weights
+            )
         weights["final_pseudo"] = (
             config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight
         )

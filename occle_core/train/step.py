@@ -49,6 +49,8 @@ class TrainingStep:
         device: where the batches go.
         pseudo_class_weights: (M,) class weights of the pseudo CE on `device` (None: the same
             as `class_weights`).
+        pseudo_transition: (M, M) P(pseudo | true) on `device` for the pseudo CE's noise
+            correction (None: plain CE).
     """
 
     config: TrainConfig
@@ -62,6 +64,7 @@ class TrainingStep:
     class_weights: torch.Tensor
     device: torch.device
     pseudo_class_weights: torch.Tensor | None = None
+    pseudo_transition: torch.Tensor | None = None
 
     def run(
         self,
@@ -152,6 +155,7 @@ class TrainingStep:
             ramp,
             final_pseudo_weight(config, step, total_steps),
             self.pseudo_class_weights,
+            self.pseudo_transition,
         )
 
 

@@ -40,7 +40,7 @@ from occle_core.runtime.device import resolve_device as runtime_device
 from occle_core.train.augment import y_symmetric
 from occle_core.train.batch import BatchBuilder
 from occle_core.train.budget import IGNORE, LabelBudget
-from occle_core.train.calibration import pseudo_count_factors
+from occle_core.train.calibration import pseudo_count_factors, pseudo_transition_matrix
 from occle_core.train.config import TrainConfig
 from occle_core.train.dataset import OccupancyDataset, TrainingSample
 from occle_core.train.distributed import init_distributed
@@ -59,6 +59,28 @@ def resolve_device(name: str, option: str = "device") -> torch.device:
     """Training's device: `occle_core.runtime.resolve_device` without CPU fallback (a run that
     asked for a GPU must not crawl on the CPU)."""
     return runtime_device(name, option).device
+
+
+@dataclass(frozen=True)
+class LabelledStatistics:
+    """What the labelled voxels of the training set give the objective.
+
+    Attributes:
+        class_weights: (M,) final-CE class weights.
+        pseudo_class_weights: (M,) the pseudo CE's class weights (None: `class_weights`).
+        pseudo_transition: (M, M) P(pseudo | true) of the dense pseudo labels (None: the
+            pseudo CE is not noise-corrected).
+        counts: (M,) labelled voxels per class (int64).
+    """
+
+    class_weights: torch.Tensor
+    pseudo_class_weights: torch.Tensor | None
+    pseudo_transition: torch.Tensor | None
+    counts: torch.Tensor
+
+
+def _on(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
 
 
 @dataclass
@@ -140,11 +162,11 @@ class Trainer:
             for grid in (self.model_config.grid, self.model_config.fusion_grid()):
                 if not y_symmetric(grid):
                     raise ValueError(f"augment.flip_y needs grids symmetric about y = 0: {grid}")
-        weights, pseudo_weights, counts = self._class_weights()
+        statistics = self._class_weights()
         self.model = build_model(self.model_config, seed=config.seed).to(self.device)
         # The decision's class prior comes from the same labelled voxels as the class weights;
         # its strength is chosen on the validation sequences (`_validate_on_main`).
-        self.model.set_class_prior(counts)
+        self.model.set_class_prior(statistics.counts)
         self.teacher = MeanTeacher(self.model, config.ema_decay)
         # The network the loop runs: DistributedDataParallel under torchrun, else the model.
         self.network: torch.nn.Module = self.model
@@ -172,10 +194,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=config.amp == "fp16" and self.device.type == "cuda"
         )
-        self.class_weights = weights.to(self.device)
-        self.pseudo_class_weights = (
-            None if pseudo_weights is None else pseudo_weights.to(self.device)
-        )
+        self.class_weights = statistics.class_weights.to(self.device)
+        self.pseudo_class_weights = _on(statistics.pseudo_class_weights, self.device)
+        self.pseudo_transition = _on(statistics.pseudo_transition, self.device)
         self.training_step = TrainingStep(
             config,
             self.model_config,
@@ -188,6 +209,7 @@ class Trainer:
             self.class_weights,
             self.device,
             self.pseudo_class_weights,
+            self.pseudo_transition,
         )
         self.log = RunLog(self.run_dir, writes=self.dist.is_main)
         self.step = 0
@@ -196,14 +218,17 @@ class Trainer:
         self.best_miou: float | None = None
 
     # --- set-up -----------------------------------------------------------------------------
-    def _class_weights(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    def _class_weights(self) -> LabelledStatistics:
         """Final-CE class weights from the voxel counts of the labelled subset (the budget's),
-        the pseudo CE's (None: the same), calibrated on the labelled frames when
-        `objective.pseudo_calibration` is on, and the (M,) counts themselves."""
+        and what the labelled frames say about the dense pseudo labels: the pseudo CE's class
+        weights (`objective.pseudo_calibration`) and their noise model
+        (`objective.pseudo_noise_model`)."""
         objective = self.config.objective
         empty = self.model_config.empty_label
         counts = np.zeros(self.model_config.num_classes, dtype=np.int64)
-        calibrate = objective.pseudo_calibration and self.train_set.dense_pseudo
+        measure = self.train_set.dense_pseudo and (
+            objective.pseudo_calibration or objective.pseudo_noise_model > 0
+        )
         agreement = LabelAgreement([str(c) for c in range(counts.size)])
         for name, sequence in self.train_set.sequences.items():
             # Every labelled frame passes the budget once, so that the manifest counts the
@@ -212,7 +237,7 @@ class Trainer:
                 labels = self.budget.apply(name, index, sequence.voxel_ground_truth(index).labels)
                 kept = labels[labels != IGNORE]
                 counts += np.bincount(kept, minlength=counts.size)[: counts.size]
-                if calibrate and kept.size:
+                if measure and kept.size:
                     agreement.add(self.train_set.dense_pseudo_labels(name, index), labels)
         frequencies = torch.from_numpy(counts)
         weights = balance_class_weights(
@@ -222,10 +247,13 @@ class Trainer:
             keep=empty,
             limit=objective.class_balance_limit,
         )
-        if not calibrate:
-            return weights, None, frequencies
-        pseudo = weights * pseudo_count_factors(agreement.matrix, keep=empty)
-        return weights, pseudo, frequencies
+        pseudo = None
+        if measure and objective.pseudo_calibration:
+            pseudo = weights * pseudo_count_factors(agreement.matrix, keep=empty)
+        transition = None
+        if measure and objective.pseudo_noise_model > 0:
+            transition = pseudo_transition_matrix(agreement.matrix, objective.pseudo_noise_model)
+        return LabelledStatistics(weights, pseudo, transition, frequencies)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -40,3 +40,24 @@ def test_factors_are_precision_over_recall_clipped_and_keep_the_empty_class():
     torch.testing.assert_close(clipped, torch.tensor([1.0, 2.0, 200 / 300, 1.0]))
     never = np.array([[100, 0], [50, 0]])
     torch.testing.assert_close(pseudo_count_factors(never, keep=0), torch.ones(2))
+
+
+def test_transition_rows_are_the_measured_confusion_and_unmeasured_classes_stay_exact():
+    from occle_core.train.calibration import pseudo_transition_matrix
+
+    # Rows truth, columns pseudo: class 1 (like trunk) is named 2 (vegetation) 60 % of the time.
+    confusion = np.array([[500, 0, 0, 0], [0, 30, 60, 10], [0, 10, 190, 0], [0, 0, 3, 2]])
+    transition = pseudo_transition_matrix(confusion)
+    expected = torch.tensor(
+        [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 0.3, 0.6, 0.1],
+            [0.0, 0.05, 0.95, 0.0],
+            [0.0, 0.0, 0.0, 1.0],  # 5 true voxels, too few to measure: the identity row
+        ]
+    )
+    torch.testing.assert_close(transition, expected)
+    half = pseudo_transition_matrix(confusion, strength=0.5)
+    torch.testing.assert_close(half, 0.5 * expected + 0.5 * torch.eye(4))
+    torch.testing.assert_close(half.sum(dim=1), torch.ones(4))
+    torch.testing.assert_close(pseudo_transition_matrix(confusion, strength=0.0), torch.eye(4))

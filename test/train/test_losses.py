@@ -106,3 +106,36 @@ def test_losses_have_gradients():
     )
     total.backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_noise_corrected_cross_entropy_with_exact_labels_is_the_plain_weighted_ce():
+    from occle_core.train.losses import noise_corrected_cross_entropy, weighted_cross_entropy
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 3, 5, generator=generator)
+    target = torch.randint(0, 4, (2, 3, 5), generator=generator)
+    target[0, 0, 0] = 255
+    weights = torch.tensor([0.5, 1.0, 2.0, 1.5])
+    corrected = noise_corrected_cross_entropy(logits, target, torch.eye(4), weights)
+    torch.testing.assert_close(corrected, weighted_cross_entropy(logits, target, weights))
+
+
+def test_noise_corrected_cross_entropy_forgives_the_labeller_s_known_confusion():
+    from occle_core.train.losses import noise_corrected_cross_entropy, weighted_cross_entropy
+
+    # The labeller calls class 1 "class 0" half of the time. A voxel the network is sure is
+    # class 1, labelled 0, costs -log(0.5) through the noise model instead of ~ -log(1e-4).
+    transition = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    logits = torch.tensor([[-5.0, 5.0]]).reshape(1, 2, 1)
+    noisy = torch.tensor([[0]])
+    corrected = noise_corrected_cross_entropy(logits, noisy, transition)
+    plain = weighted_cross_entropy(logits, noisy)
+    p1 = torch.sigmoid(torch.tensor(10.0))
+    assert float(corrected) == pytest.approx(float(-torch.log(1 - p1 + 0.5 * p1)), rel=1e-5)
+    assert float(corrected) < 0.7 < 9.9 < float(plain)
+    # Nothing to learn from: zero, and backward still runs (a frame without pseudo labels).
+    trained = logits.clone().requires_grad_(True)
+    ignored = noise_corrected_cross_entropy(trained, torch.full((1, 1), 255), transition)
+    ignored.backward()
+    assert float(ignored.detach()) == 0.0 and trained.grad is not None
+    assert float(trained.grad.abs().sum()) == 0.0

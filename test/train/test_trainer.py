@@ -402,6 +402,45 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     assert float(calibrated["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
 
 
+def test_pseudo_noise_model_is_measured_on_the_labelled_frames_and_reaches_the_pseudo_ce(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.pseudo.cache import pseudo_voxels_path, read_voxel_pseudo_labels
+    from occle_core.pseudo.quality import LabelAgreement
+    from occle_core.train.calibration import pseudo_transition_matrix
+    from occle_core.train.objective import compute_losses
+
+    plain = Trainer(_config(dataset, micro_model), tmp_path / "plain", checkpoint_every=0)
+    assert plain.pseudo_transition is None and plain.training_step.pseudo_transition is None
+    corrected = Trainer(
+        _config(dataset, micro_model, "objective.pseudo_noise_model=0.8"),
+        tmp_path / "corrected",
+        checkpoint_every=0,
+    )
+    sequence = corrected.train_set.sequences["00"]
+    classes = corrected.model_config.num_classes
+    agreement = LabelAgreement([str(c) for c in range(classes)])
+    for index in sequence.voxel_ids:
+        labels = corrected.budget.apply("00", index, sequence.voxel_ground_truth(index).labels)
+        if (labels != 255).any():  # only the frames the budget keeps
+            grid = read_voxel_pseudo_labels(pseudo_voxels_path(sequence, index), labels.shape)
+            agreement.add(grid, labels)
+    expected = pseudo_transition_matrix(agreement.matrix, 0.8)
+    assert not torch.equal(expected, torch.eye(classes))  # the micro world's grids do err
+    torch.testing.assert_close(corrected.pseudo_transition, expected)
+    assert corrected.training_step.pseudo_transition is corrected.pseudo_transition
+    batch = corrected.builder([corrected.train_set[1]])
+    with torch.no_grad():
+        out = corrected.network(batch.inputs)
+    args = (out, batch, corrected.config.objective, corrected.class_weights, 0)
+    same = compute_losses(*args)
+    noisy = compute_losses(*args, pseudo_transition=corrected.pseudo_transition)
+    assert float(noisy["final_ce"]) == float(same["final_ce"])
+    assert float(noisy["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
+    with pytest.raises(ValueError, match=r"objective\.pseudo_noise_model"):
+        _config(dataset, micro_model, "objective.pseudo_noise_model=1.5")
+
+
 def _kept_frames(trainer: Trainer) -> list[int]:
     """Indices of the training samples whose voxel labels the budget keeps."""
     items = trainer.train_set.items
