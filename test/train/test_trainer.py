@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -349,7 +350,6 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     from occle_core.pseudo.quality import LabelAgreement
     from occle_core.train.calibration import pseudo_count_factors
     from occle_core.train.losses import balance_class_weights
-    from occle_core.train.objective import compute_losses
 
     plain = Trainer(_config(dataset, micro_model), tmp_path / "plain", checkpoint_every=0)
     assert plain.pseudo_class_weights is None and plain.training_step.pseudo_class_weights is None
@@ -392,14 +392,22 @@ def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     torch.testing.assert_close(tuned.pseudo_class_weights, expected * factors)
     assert tuned.training_step.pseudo_class_weights is tuned.pseudo_class_weights
     # compute_losses: the pseudo weights reach the pseudo CE only.
-    batch = tuned.builder([tuned.train_set[1]])
+    _assert_only_the_pseudo_ce_changes(tuned, pseudo_class_weights=tuned.pseudo_class_weights)
+
+
+def _assert_only_the_pseudo_ce_changes(trainer: Trainer, **pseudo_options: Any) -> None:
+    """compute_losses on one training sample with and without `pseudo_options`: the labelled
+    CE is the same, the pseudo CE is not."""
+    from occle_core.train.objective import compute_losses
+
+    batch = trainer.builder([trainer.train_set[1]])
     with torch.no_grad():
-        out = tuned.network(batch.inputs)
-    args = (out, batch, tuned.config.objective, tuned.class_weights, 0)
+        out = trainer.network(batch.inputs)
+    args = (out, batch, trainer.config.objective, trainer.class_weights, 0)
     same = compute_losses(*args)
-    calibrated = compute_losses(*args, pseudo_class_weights=tuned.pseudo_class_weights)
-    assert float(calibrated["final_ce"]) == float(same["final_ce"])
-    assert float(calibrated["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
+    changed = compute_losses(*args, **pseudo_options)
+    assert float(changed["final_ce"]) == float(same["final_ce"])
+    assert float(changed["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
 
 
 def test_pseudo_noise_model_is_measured_on_the_labelled_frames_and_reaches_the_pseudo_ce(
@@ -408,7 +416,6 @@ def test_pseudo_noise_model_is_measured_on_the_labelled_frames_and_reaches_the_p
     from occle_core.pseudo.cache import pseudo_voxels_path, read_voxel_pseudo_labels
     from occle_core.pseudo.quality import LabelAgreement
     from occle_core.train.calibration import pseudo_transition_matrix
-    from occle_core.train.objective import compute_losses
 
     plain = Trainer(_config(dataset, micro_model), tmp_path / "plain", checkpoint_every=0)
     assert plain.pseudo_transition is None and plain.training_step.pseudo_transition is None
@@ -429,14 +436,7 @@ def test_pseudo_noise_model_is_measured_on_the_labelled_frames_and_reaches_the_p
     assert not torch.equal(expected, torch.eye(classes))  # the micro world's grids do err
     torch.testing.assert_close(corrected.pseudo_transition, expected)
     assert corrected.training_step.pseudo_transition is corrected.pseudo_transition
-    batch = corrected.builder([corrected.train_set[1]])
-    with torch.no_grad():
-        out = corrected.network(batch.inputs)
-    args = (out, batch, corrected.config.objective, corrected.class_weights, 0)
-    same = compute_losses(*args)
-    noisy = compute_losses(*args, pseudo_transition=corrected.pseudo_transition)
-    assert float(noisy["final_ce"]) == float(same["final_ce"])
-    assert float(noisy["final_pseudo"]) != pytest.approx(float(same["final_pseudo"]))
+    _assert_only_the_pseudo_ce_changes(corrected, pseudo_transition=corrected.pseudo_transition)
     with pytest.raises(ValueError, match=r"objective\.pseudo_noise_model"):
         _config(dataset, micro_model, "objective.pseudo_noise_model=1.5")
 
