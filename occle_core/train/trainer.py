@@ -162,7 +162,7 @@ class Trainer:
             for grid in (self.model_config.grid, self.model_config.fusion_grid()):
                 if not y_symmetric(grid):
                     raise ValueError(f"augment.flip_y needs grids symmetric about y = 0: {grid}")
-        statistics = self._class_weights()
+        statistics = self._labelled_statistics()
         self.model = build_model(self.model_config, seed=config.seed).to(self.device)
         # The decision's class prior comes from the same labelled voxels as the class weights;
         # its strength is chosen on the validation sequences (`_validate_on_main`).
@@ -218,7 +218,7 @@ class Trainer:
         self.best_miou: float | None = None
 
     # --- set-up -----------------------------------------------------------------------------
-    def _class_weights(self) -> LabelledStatistics:
+    def _labelled_statistics(self) -> LabelledStatistics:
         """Final-CE class weights from the voxel counts of the labelled subset (the budget's),
         and what the labelled frames say about the dense pseudo labels: the pseudo CE's class
         weights (`objective.pseudo_calibration`) and their noise model
