@@ -55,6 +55,12 @@ class ObjectiveConfig:
             labels and the teacher have the last word; measured on the surround rig it lost
             2 IoU / 4 mIoU points, so it is off by default (docs/training.md, "Which part does
             what").
+        final_pseudo_scal: weight of the semantic scene-class-affinity loss (the per-class
+            precision / recall / specificity terms the final head has on the voxel labels) on
+            the same pseudo targets as `final_pseudo` (our addition: without it only the
+            labelled frames' voxels reach those terms, which the small classes answer to; 0:
+            off).
+        final_pseudo_scal_geo: the same for the geometric scene-class-affinity loss (0: off).
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames). 1.0 in the
@@ -86,6 +92,8 @@ class ObjectiveConfig:
     sap: float = 0.5
     final_pseudo: float = 0.5
     final_pseudo_end: float | None = None
+    final_pseudo_scal: float = 0.0
+    final_pseudo_scal_geo: float = 0.0
     final_semi: float = 0.0
     final_free: float = 0.0
     lovasz: float = 0.0
@@ -101,6 +109,7 @@ class ObjectiveConfig:
         for name in (
             *("image", "voxel", "geometry", "semi", "final", "sap", "final_pseudo"),
             *("final_semi", "final_free", "lovasz", "sap_min_weight", "class_balance"),
+            *("final_pseudo_scal", "final_pseudo_scal_geo"),
         ):
             value = getattr(self, name)
             require(value >= 0, f"objective.{name}", value, ">= 0 (0 disables)")
@@ -248,6 +257,12 @@ def compute_losses(
         weights["final_pseudo"] = (
             config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight
         )
+        if config.final_pseudo_scal > 0:
+            terms["pseudo_scal_sem"] = semantic_scal_loss(out.logits, pseudo_targets)
+            weights["pseudo_scal_sem"] = config.final_pseudo_scal
+        if config.final_pseudo_scal_geo > 0:
+            terms["pseudo_scal_geo"] = geometric_scal_loss(out.logits, pseudo_targets, empty_label)
+            weights["pseudo_scal_geo"] = config.final_pseudo_scal_geo
     if config.final_free > 0:
         terms["final_free"] = weighted_cross_entropy(
             out.logits, lidar_free_targets(batch, empty_label), class_weights

@@ -343,6 +343,40 @@ def test_compute_losses_weights_the_pseudo_term_by_the_given_weight(
     )
 
 
+def test_pseudo_scal_adds_the_affinity_losses_of_the_pseudo_targets(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.train.losses import geometric_scal_loss, semantic_scal_loss
+    from occle_core.train.objective import compute_losses, lidar_pseudo_targets
+
+    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
+    batch = trainer.builder([trainer.train_set[1]])  # a frame without kept labels
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = trainer.network(batch.inputs)
+    empty = trainer.model_config.empty_label
+    objective = trainer.config.objective
+    assert objective.final_pseudo_scal == 0
+    off = compute_losses(out, batch, objective, trainer.class_weights, empty)
+    assert "pseudo_scal_sem" not in off and float(off["final_scal_sem"]) == 0.0
+    semantic = dataclasses.replace(objective, final_pseudo_scal=1.5)
+    with_sem = compute_losses(out, batch, semantic, trainer.class_weights, empty)
+    assert "pseudo_scal_geo" not in with_sem
+    both = dataclasses.replace(semantic, final_pseudo_scal_geo=0.5)
+    on = compute_losses(out, batch, both, trainer.class_weights, empty)
+    targets = lidar_pseudo_targets(batch)
+    sem = float(semantic_scal_loss(out.logits, targets))
+    geo = float(geometric_scal_loss(out.logits, targets, empty))
+    assert sem > 0 and geo > 0
+    assert float(on["pseudo_scal_sem"]) == pytest.approx(sem)
+    assert float(on["pseudo_scal_geo"]) == pytest.approx(geo)
+    assert float(with_sem["total"] - off["total"]) == pytest.approx(1.5 * sem, rel=1e-4)
+    assert float(on["total"] - off["total"]) == pytest.approx(1.5 * sem + 0.5 * geo, rel=1e-4)
+    for key in ("final_pseudo_scal", "final_pseudo_scal_geo"):
+        with pytest.raises(ValueError, match=rf"objective\.{key} "):
+            _config(dataset, micro_model, f"objective.{key}=-1")
+
+
 def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     dataset: Path, micro_model: Path, tmp_path
 ):
