@@ -59,7 +59,7 @@ class ObjectiveConfig:
             precision / recall / specificity terms the final head has on the voxel labels) on
             the same pseudo targets as `final_pseudo` (our addition: without it only the
             labelled frames' voxels reach those terms, which the small classes answer to; 0:
-            off).
+            off; like the pseudo CE it needs `final_pseudo` > 0).
         final_pseudo_scal_geo: the same for the geometric scene-class-affinity loss (0: off).
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
