@@ -23,12 +23,15 @@ label share, validation curve and minutes, plus their means and standard deviati
 
     python benchmarks/label_efficiency.py --out results/label_efficiency [--split val|test]
         [--layout occ3d] [--seed 0] [--train-seeds 0 1 2] [--jobs 2] [--set KEY=VALUE ...]
+        [--mirror-occupancy] [--score-only]
 
 It generates the dataset (6 tiny sequences x 50 frames) and pseudo labels into OUT/synthetic
 first unless it exists. Runs already trained are resumed (finished ones only re-scored), and a
 finished run's scores are kept in RUN/result_<split>.json, so an interrupted protocol loses only
-the run in progress. `--jobs 2` trains two runs side by side with one thread each: on a 2-core
-CPU that is 1.4x the throughput of one run with two threads (benchmarks/train_step.py).
+the run in progress. `--mirror-occupancy` scores the same checkpoints with the occupancy
+decided from each frame and its y-mirror (`occle infer --mirror-occupancy`). `--jobs 2`
+trains two runs side by side with one thread each: on a 2-core CPU that is 1.4x the
+throughput of one run with two threads (benchmarks/train_step.py).
 
 `--runs occle --set objective.sap=0` (any `occle train` override, applied to every run) is how
 ablations are run; give each its own OUT, with OUT/synthetic a link to an existing dataset.
@@ -89,6 +92,12 @@ class Protocol:
         budget_mode: "frames" or "voxels" for (b) and (c).
         overrides: `occle train` overrides applied to every run, after the run's own.
         threads: torch threads per training process.
+        mirror_occupancy: score with `occle infer --mirror-occupancy` (occupancy decided from
+            each frame and its y-mirror); its scores are kept apart (RUN/result_<split>_mirror.json,
+            OUT/label_efficiency_<split>_mirror.json).
+        score_only: never train: score each run's existing RUN/checkpoints/last.pt (a run
+            linked in from another protocol folder, whose recorded data.root a resume would
+            refuse); a run without one is an error.
     """
 
     out: Path
@@ -100,6 +109,13 @@ class Protocol:
     budget_mode: str = "frames"
     overrides: tuple[str, ...] = ()
     threads: int = 2
+    mirror_occupancy: bool = False
+    score_only: bool = False
+
+    @property
+    def scoring(self) -> str:
+        """The name of the scored split and decision: "val", "test", "val_mirror", ..."""
+        return f"{self.split}_mirror" if self.mirror_occupancy else self.split
 
     @property
     def dataset(self) -> Path:
@@ -172,9 +188,11 @@ def _occle_process(args: list[str], log: Path) -> None:
 
 def score(protocol: Protocol, run_dir: Path) -> dict[str, Any]:
     """Predict the scored sequence with RUN/checkpoints/last.pt and score it (official metric)."""
-    split, sequence, dataset = protocol.split, protocol.scored_sequence, protocol.dataset
-    predictions, report = run_dir / f"predictions_{split}", run_dir / f"eval_{split}.json"
+    scoring, sequence, dataset = protocol.scoring, protocol.scored_sequence, protocol.dataset
+    predictions, report = run_dir / f"predictions_{scoring}", run_dir / f"eval_{scoring}.json"
     infer = ["infer", "--checkpoint", str(run_dir / "checkpoints" / "last.pt")]
+    if protocol.mirror_occupancy:
+        infer.append("--mirror-occupancy")
     infer += ["--dataset", str(dataset), "--sequences", sequence, "--out", str(predictions)]
     if protocol.layout == "occ3d":
         infer += ["--layout", "occ3d", "--sweeps", "4"]
@@ -209,13 +227,18 @@ def validation_curve(run_dir: Path) -> list[dict[str, float]]:
 def train_and_score(protocol: Protocol, run: str, seed: int) -> SeedResult:
     """Train (or resume) run `run` with training seed `seed` and score it; cached per split."""
     run_dir = protocol.out / run / f"seed-{seed}"
-    result_file = run_dir / f"result_{protocol.split}.json"
+    result_file = run_dir / f"result_{protocol.scoring}.json"
     if result_file.exists():
         return SeedResult(**json.loads(result_file.read_text()))
-    run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    train = ["train", "--config", str(TRAIN_CONFIG[protocol.layout]), "--run", str(run_dir)]
-    _occle_process([*train, "--resume", *protocol.run_overrides(run, seed)], run_dir / "train.log")
+    if protocol.score_only:
+        if not (run_dir / "checkpoints" / "last.pt").is_file():
+            raise FileNotFoundError(f"--score-only: {run_dir}/checkpoints/last.pt does not exist")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        train = ["train", "--config", str(TRAIN_CONFIG[protocol.layout]), "--run", str(run_dir)]
+        overrides = protocol.run_overrides(run, seed)
+        _occle_process([*train, "--resume", *overrides], run_dir / "train.log")
     scores = score(protocol, run_dir)
     manifest = json.loads((run_dir / "label_budget.json").read_text())
     result = SeedResult(
@@ -302,6 +325,8 @@ def run_protocol(protocol: Protocol, runs: tuple[str, ...], jobs: int) -> dict[s
             "config": str(TRAIN_CONFIG[protocol.layout].name),
             "overrides": list(protocol.overrides),
             "threads": protocol.threads,
+            "mirror_occupancy": protocol.mirror_occupancy,
+            "score_only": protocol.score_only,
         },
         "runs": {
             run: {"seeds": {str(s): r.__dict__ for s, r in seeds.items()}, **summary[run]}
@@ -318,6 +343,7 @@ def print_report(document: dict[str, Any]) -> None:
     print(
         f"{protocol['layout']}, world seed {protocol['world_seed']}, {protocol['split']} split "
         f"(sequence {protocol['scored_sequence']}), training seeds {protocol['train_seeds']}"
+        + (", occupancy from each frame and its mirror" if protocol.get("mirror_occupancy") else "")
     )
     print(f"{'run':<8} {'labels':>7} {'IoU %':>14} {'mIoU %':>14} {'minutes':>8}")
     for name, run in document["runs"].items():
@@ -354,6 +380,18 @@ def add_protocol_arguments(parser: argparse.ArgumentParser, out: str) -> None:
         help="training-config overrides for every run, after the run's own "
         "(e.g. objective.final_pseudo_end=0)",
     )
+    parser.add_argument(
+        "--mirror-occupancy",
+        action="store_true",
+        help="score every run with `occle infer --mirror-occupancy` (kept apart from the plain "
+        "scores; runs are trained the same way either way)",
+    )
+    parser.add_argument(
+        "--score-only",
+        action="store_true",
+        help="do not train or resume: score the runs' existing checkpoints (runs linked in "
+        "from another protocol folder)",
+    )
 
 
 def protocol_from_arguments(
@@ -370,6 +408,8 @@ def protocol_from_arguments(
         budget_mode=budget_mode,
         overrides=tuple(args.set),
         threads=max(1, (os.cpu_count() or 1) // args.jobs),
+        mirror_occupancy=args.mirror_occupancy,
+        score_only=args.score_only,
     )
 
 
@@ -383,7 +423,7 @@ def main() -> int:
     protocol = protocol_from_arguments(args, args.out, args.ratio, args.budget_mode)
     document = run_protocol(protocol, tuple(args.runs), args.jobs)
     print_report(document)
-    report = args.out / f"label_efficiency_{args.split}.json"
+    report = args.out / f"label_efficiency_{protocol.scoring}.json"
     atomic_write_bytes(report, (json.dumps(document, indent=2) + "\n").encode())
     return 0
 

@@ -85,7 +85,7 @@ def curves(
 def point_is_done(protocol: Protocol) -> bool:
     """Whether every run of a point is trained and scored on the protocol's split."""
     return all(
-        (protocol.out / method / f"seed-{seed}" / f"result_{protocol.split}.json").exists()
+        (protocol.out / method / f"seed-{seed}" / f"result_{protocol.scoring}.json").exists()
         for method in METHODS
         for seed in protocol.train_seeds
     )
@@ -112,7 +112,7 @@ def main() -> int:
         if not (folder / "synthetic").exists():
             (folder / "synthetic").symlink_to(shared.dataset.resolve())
         points[point_name(mode, ratio)] = run_protocol(protocol, tuple(METHODS), args.jobs)
-    stem = args.out / f"label_ratio_{args.split}"
+    stem = args.out / f"label_ratio_{args.split}{'_mirror' if args.mirror_occupancy else ''}"
     atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(points, indent=2) + "\n").encode())
     text = table(points)
     atomic_write_bytes(stem.with_suffix(".md"), text.encode())

@@ -182,7 +182,12 @@ def run_bag_eval(args: argparse.Namespace) -> int:
         )
     # The node's device policy: a replay of the node falls back to the CPU as the node does.
     runner = ModelRunner.from_checkpoint(
-        args.checkpoint, args.config, model.device, model.amp, fallback=True
+        args.checkpoint,
+        args.config,
+        model.device,
+        model.amp,
+        fallback=True,
+        mirror_occupancy=model.mirror_occupancy,
     )
     chosen = TopicChoice(args.cloud_topic, args.image_topic, args.camera_info_topic)
 

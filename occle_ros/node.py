@@ -238,6 +238,7 @@ class OccleNode(LifecycleNode):
                 config.model.device,
                 config.model.amp,
                 fallback=True,
+                mirror_occupancy=config.model.mirror_occupancy,
             )
             runner.use_cpu_threads(config.model.cpu_threads)
             pipeline = OccupancyPipeline(

@@ -9,6 +9,8 @@ For each model configuration, in fresh worker processes:
 * preprocessing (`prepare_inputs`: voxelisation, image resize and normalisation, pixel-map
   cache lookup) and the forward pass (eval mode, ``torch.no_grad``) are timed separately,
   best of `repeats` runs after a warm-up; "total" is their sum, the latency of one frame.
+* "mirror": the latency of one frame with `model.mirror_occupancy` (the frame and its y-mirror
+  prepared and run, and the voxels decided; grids symmetric about y = 0 only).
 * per-part forward time: top-level modules timed with forward hooks in one further run.
 * training step (optional): forward + backward of a loss touching every head, train mode.
 * memory: peak RSS growth of one forward (and one training step) in a second process with
@@ -70,6 +72,7 @@ class ModelResult:
     part_ms: dict[str, float] = field(default_factory=dict)
     prepare_ms: float | None = None
     forward_ms: float | None = None
+    predict_mirror_ms: float | None = None
     train_step_ms: float | None = None
     forward_peak_mib: float | None = None
     train_step_peak_mib: float | None = None
@@ -211,6 +214,7 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
     """Parameters, preprocessing, forward, per-part and training-step times, in this process."""
     import torch
 
+    from occle_core.geometry.mirror import y_symmetric
     from occle_core.runtime import ModelRunner
 
     config, model, frame, source = _setup(case)
@@ -243,6 +247,16 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
 
     seconds, _ = best_time(forward, case.repeats, _TIME_BUDGET_S)
     result["forward_ms"] = seconds * 1e3
+    if y_symmetric(config.grid) and config.grid.axis_order[1] == "y":
+        # `model.mirror_occupancy`: the frame and its mirror prepared, run and decided.
+        mirror_runner = ModelRunner(model, device, case.amp, mirror_occupancy=True)
+
+        def predict_mirrored() -> None:
+            mirror_runner.predict(frame)
+            _synchronize(device)
+
+        seconds, _ = best_time(predict_mirrored, case.repeats, _TIME_BUDGET_S)
+        result["predict_mirror_ms"] = seconds * 1e3
     result["part_ms"] = _part_times(model, inputs, device)
     if case.backward:
         model.train()
@@ -353,7 +367,8 @@ def format_table(results: Sequence[ModelResult]) -> str:
         f"OccLE model on CPU: float32, batch 1, {first.threads} threads, {first.scans} LiDAR "
         f"scans per input; time = best of up to {first.repeats} runs; memory = peak RSS growth",
         f"{'model':<22} {'grid':<10} {'cams':>4} {'input':<15} {'voxels':>8} {'params':>11} "
-        f"{'prep ms':>8} {'fwd ms':>9} {'total ms':>9} {'fwd MiB':>8} {'train ms':>9} "
+        f"{'prep ms':>8} {'fwd ms':>9} {'total ms':>9} {'mirror ms':>9} {'fwd MiB':>8} "
+        f"{'train ms':>9} "
         f"{'train MiB':>9}",
     ]
     notes = []
@@ -361,7 +376,8 @@ def format_table(results: Sequence[ModelResult]) -> str:
         lines.append(
             f"{r.name or Path(r.case.config).stem:<22} {r.grid:<10} {r.cameras:>4} "
             f"{r.source:<15} {r.voxels:>8,} {r.total_params:>11,} {_cell(r.prepare_ms):>8} "
-            f"{_cell(r.forward_ms):>9} {_cell(r.total_ms):>9} {_cell(r.forward_peak_mib):>8} "
+            f"{_cell(r.forward_ms):>9} {_cell(r.total_ms):>9} {_cell(r.predict_mirror_ms):>9} "
+            f"{_cell(r.forward_peak_mib):>8} "
             f"{_cell(r.train_step_ms):>9} {_cell(r.train_step_peak_mib):>9}"
         )
         if r.note:

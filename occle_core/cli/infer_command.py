@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="strength of the class-prior correction of the decision (0: the plain argmax; "
         "default: the checkpoint's, chosen on validation in training; docs/training.md)",
     )
+    parser.add_argument(
+        "--mirror-occupancy",
+        action="store_true",
+        help="decide which voxels are occupied from each frame and its y-mirror together (two "
+        "forward passes; the classes stay the frame's own; docs/training.md, 'Mirrored "
+        "occupancy')",
+    )
     add_layout_arguments(parser, "every key frame is predicted as PRED/<token>.npz")
     parser.set_defaults(func=run)
 
@@ -57,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if args.prior_strength is not None and not args.prior_strength >= 0:
         raise ConfigError("--prior-strength", f"{args.prior_strength}", ">= 0")
     resolve_device(args.device, "--device")  # refused before the checkpoint is read
-    runner = ModelRunner.from_checkpoint(args.checkpoint, args.config or "", args.device)
+    runner = ModelRunner.from_checkpoint(
+        args.checkpoint, args.config or "", args.device, mirror_occupancy=args.mirror_occupancy
+    )
     if args.prior_strength is not None:
         runner.model.set_prior_strength(args.prior_strength)
     show = sequence_progress("predicting")

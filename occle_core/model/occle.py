@@ -53,14 +53,17 @@ class OccLEOutput:
     class_log_prior: torch.Tensor | None = None
     prior_strength: float = 0.0
 
-    def labels(self, prior_strength: float | None = None) -> torch.Tensor:
+    def labels(
+        self, prior_strength: float | None = None, occupied: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B, X, Y, Z) int64 predicted class per voxel: empty where the plain argmax says
-        so, else the class with the prior correction (`decide_labels`) at the model's
-        strength, or at `prior_strength` when given."""
+        so (or outside `occupied`, (B, X, Y, Z) bool, when given), else the class with the
+        prior correction (`decide_labels`) at the model's strength, or at `prior_strength`
+        when given."""
         strength = self.prior_strength if prior_strength is None else prior_strength
-        if self.class_log_prior is None or strength == 0:
-            return self.logits.argmax(dim=1)
-        return decide_labels(self.logits, self.empty_label, self.class_log_prior, strength)
+        return decide_labels(
+            self.logits, self.empty_label, self.class_log_prior, strength, occupied
+        )
 
 
 class OccLE(nn.Module):

@@ -47,25 +47,36 @@ def log_prior_from_counts(counts: torch.Tensor) -> torch.Tensor:
 
 
 def decide_labels(
-    logits: torch.Tensor, empty_label: int, log_prior: torch.Tensor, strength: float
+    logits: torch.Tensor,
+    empty_label: int,
+    log_prior: torch.Tensor | None,
+    strength: float,
+    occupied: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(B, X, Y, Z) int64 class per voxel: the plain argmax decides empty or not, the classes
-    of the occupied voxels are picked with the prior correction.
+    """(B, X, Y, Z) int64 class per voxel: the plain argmax decides empty or not (or
+    `occupied`, when given), the classes of the occupied voxels are picked with the prior
+    correction.
 
     Args:
         logits: (B, M, X, Y, Z) class logits.
         empty_label: the empty (free) class, never adjusted.
-        log_prior: (M,) `log_prior_from_counts` of the labelled voxels.
+        log_prior: (M,) `log_prior_from_counts` of the labelled voxels (None: no correction).
         strength: how much of the log prior is taken off (0: the plain argmax).
+        occupied: (B, X, Y, Z) bool, the voxels decided occupied by another rule (the mirrored
+            decision of `occle_core.runtime.ModelRunner`); they get the best non-empty class,
+            every other voxel the empty class. None: the plain argmax decides.
     """
     plain = logits.argmax(dim=1)
-    if strength == 0:
-        return plain
-    occupied = plain != empty_label
+    correct = log_prior is not None and strength != 0
+    if occupied is None:
+        if not correct:
+            return plain
+        occupied = plain != empty_label
     # Only the occupied voxels (a small share of a grid) are re-decided: (N, M) logits.
     adjusted = logits.movedim(1, -1)[occupied]
-    adjusted = adjusted - (strength * log_prior).to(device=logits.device, dtype=logits.dtype)
+    if log_prior is not None and strength != 0:
+        adjusted = adjusted - (strength * log_prior).to(device=logits.device, dtype=logits.dtype)
     adjusted[:, empty_label] = torch.finfo(adjusted.dtype).min
-    labels = plain.clone()
+    labels = torch.full_like(plain, empty_label)
     labels[occupied] = adjusted.argmax(dim=1)
     return labels

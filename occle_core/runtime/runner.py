@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from occle_core.data.source import SequenceSource
 from occle_core.frame import Frame
 from occle_core.geometry.aggregate import aggregated_frame
+from occle_core.geometry.mirror import mirror_frame_y, y_symmetric
 from occle_core.model.checkpoint import check_model_config, legacy_class_names, load_checkpoint
 from occle_core.model.inputs import OccLEInputs, PixelMapCache, prepare_inputs
 from occle_core.model.occle import OccLE, OccLEOutput
@@ -35,6 +36,27 @@ class Prediction:
     confidence: NDArray[np.uint8] | None
 
 
+def mirrored_occupancy(
+    logits: torch.Tensor, mirrored_logits: torch.Tensor, empty_label: int
+) -> torch.Tensor:
+    """(B, X, Y, Z) bool: the voxels whose mean logits over a frame and its y-mirror (mapped
+    back) do not pick the empty class.
+
+    Averaging the two passes cancels much of the over-filled space a model trained on noisy
+    dense pseudo labels predicts next to objects; averaged class scores would also blur the
+    small classes (measured in docs/training.md, "Mirrored occupancy"), so the class of each
+    voxel stays the frame's own.
+
+    Args:
+        logits: (B, M, X, Y, Z) logits of the frame.
+        mirrored_logits: (B, M, X, Y, Z) logits of its y-mirror (`mirror_frame_y`), y along
+            dimension 3 as in the frame's grid.
+        empty_label: the empty class.
+    """
+    mean = 0.5 * (logits + mirrored_logits.flip(3))
+    return mean.argmax(dim=1) != empty_label
+
+
 class ModelRunner:
     """An OccLE model on a device, turning Frames into class grids.
 
@@ -42,13 +64,32 @@ class ModelRunner:
         model: the network (moved to `device`, put in eval mode).
         device: where it runs.
         amp: "off", "bf16" or "fp16" autocast (CUDA only; ignored on the CPU).
+        mirror_occupancy: decide which voxels are occupied from the frame and its y-mirror
+            together (`mirrored_occupancy`; two forward passes per frame), the class of each
+            occupied voxel from the frame alone. Needs a grid symmetric about y = 0.
+
+    Raises:
+        ConfigError: `mirror_occupancy` with a grid that is not symmetric about y = 0.
     """
 
-    def __init__(self, model: OccLE, device: torch.device, amp: str = "off"):
+    def __init__(
+        self, model: OccLE, device: torch.device, amp: str = "off", mirror_occupancy: bool = False
+    ):
+        from occle_core.errors import ConfigError
+
+        grid = model.config.grid
+        if mirror_occupancy and (not y_symmetric(grid) or grid.axis_order[1] != "y"):
+            raise ConfigError(
+                "model.mirror_occupancy",
+                f"true with a grid from y = {grid.origin[1]} to {grid.upper[1]} "
+                f"(axes {grid.axis_order})",
+                "a grid symmetric about y = 0 with y as its second axis, or false",
+            )
         self.model = model.to(device).eval()
         self.config = model.config
         self.device = device
         self.amp = amp
+        self.mirror_occupancy = mirror_occupancy
         self.class_names = model.config.class_names or legacy_class_names(model.config)
         self._pixel_maps = PixelMapCache(model.config)
 
@@ -60,10 +101,11 @@ class ModelRunner:
         device: str = "auto",
         amp: str = "off",
         fallback: bool = False,
+        mirror_occupancy: bool = False,
     ) -> ModelRunner:
         """Load a checkpoint (its model configuration travels inside it), checked against
         `config` when one is named, on `device` (see `resolve_device`; `fallback`: the CPU, with
-        a warning, when CUDA is missing).
+        a warning, when CUDA is missing); `mirror_occupancy` as in the constructor.
 
         Raises:
             ConfigError: no checkpoint named, or a device that cannot be used.
@@ -79,7 +121,7 @@ class ModelRunner:
         model, _ = load_checkpoint(checkpoint, choice.device)
         if config:
             check_model_config(checkpoint, model.config, config)
-        return cls(model, choice.device, amp)
+        return cls(model, choice.device, amp, mirror_occupancy)
 
     # --- one frame ---------------------------------------------------------------------------
     def prepare(self, frame: Frame) -> OccLEInputs:
@@ -99,7 +141,11 @@ class ModelRunner:
     def predict(self, frame: Frame, confidence: bool = False) -> Prediction:
         """Classes (and optionally confidences) of every voxel of the model grid."""
         out = self.forward(self.prepare(frame))
-        chosen = out.labels()[0]
+        occupied = None
+        if self.mirror_occupancy:
+            mirrored = self.forward(self.prepare(mirror_frame_y(frame)))
+            occupied = mirrored_occupancy(out.logits, mirrored.logits, self.config.empty_label)
+        chosen = out.labels(occupied=occupied)[0]
         labels = chosen.to("cpu").numpy().astype(np.uint8)
         scores = None
         if confidence:

@@ -2,10 +2,9 @@
 
 * `flip_y` (student and teacher alike): mirror the scene across the x-z plane. Points and every
   grid flip along y, images and 2D pseudo labels flip horizontally, and each camera is changed so
-  that it still projects the flipped points onto the flipped image: cx' = W - cx and
-  cam_from_ref' = F cam_from_ref M with M = diag(1, -1, 1) in the reference frame and
-  F = diag(-1, 1, 1) in the camera frame. Needs grids symmetric about y = 0 (SemanticKITTI,
-  Occ3D and the tiny grid are).
+  that it still projects the flipped points onto the flipped image
+  (`occle_core.geometry.mirror`). Needs grids symmetric about y = 0 (SemanticKITTI, Occ3D and
+  the tiny grid are).
 * `point_dropout`, `color_jitter` (student only): drop a random share of the points, scale the
   image brightness and contrast by random factors; the mean teacher sees the clean sample.
 """
@@ -18,12 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from occle_core.frame import Frame
-from occle_core.geometry.camera import CameraModel
 from occle_core.geometry.grid import GridSpec
+from occle_core.geometry.mirror import mirror_frame_y, y_symmetric
 from occle_core.train.dataset import TrainingSample
-
-_MIRROR_Y = np.diag([1.0, -1.0, 1.0, 1.0])
-_MIRROR_X_CAMERA = np.diag([-1.0, 1.0, 1.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -53,20 +49,6 @@ class AugmentConfig:
         return self.point_dropout > 0 or self.color_jitter > 0
 
 
-def y_symmetric(grid: GridSpec) -> bool:
-    """Whether mirroring y maps the grid's voxels onto its voxels."""
-    low, high = grid.origin[1], grid.upper[1]
-    return bool(np.isclose(low, -high, atol=1e-6))
-
-
-def flip_camera(camera: CameraModel) -> CameraModel:
-    """The camera that sees the y-mirrored scene as the horizontally flipped image."""
-    intrinsics = np.array(camera.intrinsics, dtype=np.float64)
-    intrinsics[0, 2] = camera.width - intrinsics[0, 2]
-    extrinsic = _MIRROR_X_CAMERA @ np.asarray(camera.cam_from_ref, dtype=np.float64) @ _MIRROR_Y
-    return CameraModel(camera.name, intrinsics, extrinsic, camera.width, camera.height)
-
-
 def flip_sample_y(sample: TrainingSample, grid: GridSpec) -> TrainingSample:
     """The sample mirrored across the x-z plane (y -> -y), with cameras adjusted.
 
@@ -75,18 +57,7 @@ def flip_sample_y(sample: TrainingSample, grid: GridSpec) -> TrainingSample:
     """
     if not y_symmetric(grid) or grid.axis_order[1] != "y":
         raise ValueError(f"flip_y needs a grid symmetric about y = 0 with y as axis 1: {grid}")
-    frame = sample.frame
-    points = frame.points.copy()
-    points[:, 1] = -points[:, 1]
-    pose = frame.pose @ _MIRROR_Y  # world_from_mirrored = world_from_ref @ M
-    flipped = Frame(
-        points,
-        [np.ascontiguousarray(image[:, ::-1]) for image in frame.images],
-        [flip_camera(camera) for camera in frame.cameras],
-        pose,
-        frame.time,
-        frame.frame_id,
-    )
+    flipped = mirror_frame_y(sample.frame)
 
     def mirror(grid_labels: np.ndarray | None) -> np.ndarray | None:
         return None if grid_labels is None else np.ascontiguousarray(grid_labels[:, ::-1])

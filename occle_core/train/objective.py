@@ -61,6 +61,10 @@ class ObjectiveConfig:
             labelled frames' voxels reach those terms, which the small classes answer to; 0:
             off; like the pseudo CE it needs `final_pseudo` > 0).
         final_pseudo_scal_geo: the same for the geometric scene-class-affinity loss (0: off).
+        final_pseudo_scal_occupied: compute the semantic term on the class distribution given
+            occupancy instead (`occupied_semantic_scal_loss`): only the voxels the pseudo
+            targets call occupied, the empty logit left out of the softmax, so that the term
+            sorts occupied voxels among the classes and does not move the occupancy decision.
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames). 1.0 in the
@@ -94,6 +98,7 @@ class ObjectiveConfig:
     final_pseudo_end: float | None = None
     final_pseudo_scal: float = 0.0
     final_pseudo_scal_geo: float = 0.0
+    final_pseudo_scal_occupied: bool = False
     final_semi: float = 0.0
     final_free: float = 0.0
     lovasz: float = 0.0
@@ -194,6 +199,26 @@ def lidar_pseudo_targets(batch: TrainingBatch) -> torch.Tensor:
     return torch.where(batch.labels == IGNORE, target, torch.full_like(target, IGNORE))
 
 
+def occupied_semantic_scal_loss(
+    logits: torch.Tensor, target: torch.Tensor, empty_label: int
+) -> torch.Tensor:
+    """The semantic scene-class-affinity loss of the class distribution given occupancy: the
+    empty class's logit is left out of the softmax and its voxels out of the target, so the
+    gradient reaches the relative scores of the occupied classes but never the empty logit,
+    and nothing pulls a class towards the voxels the target calls free.
+
+    Args:
+        logits: (B, C, X, Y, Z) class logits of the final head.
+        target: (B, X, Y, Z) classes, 255 = ignored.
+        empty_label: the empty class.
+    """
+    occupied_logits = logits.float().index_fill(
+        1, torch.tensor([empty_label], device=logits.device), float("-inf")
+    )
+    occupied_target = torch.where(target == empty_label, torch.full_like(target, IGNORE), target)
+    return semantic_scal_loss(occupied_logits, occupied_target)
+
+
 def lidar_free_targets(batch: TrainingBatch, empty_label: int) -> torch.Tensor:
     """(B, X, Y, Z) targets: the empty class on LiDAR free-space voxels without a voxel label
     (255 elsewhere)."""
@@ -258,7 +283,12 @@ def compute_losses(
             config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight
         )
         if config.final_pseudo_scal > 0:
-            terms["pseudo_scal_sem"] = semantic_scal_loss(out.logits, pseudo_targets)
+            if config.final_pseudo_scal_occupied:
+                terms["pseudo_scal_sem"] = occupied_semantic_scal_loss(
+                    out.logits, pseudo_targets, empty_label
+                )
+            else:
+                terms["pseudo_scal_sem"] = semantic_scal_loss(out.logits, pseudo_targets)
             weights["pseudo_scal_sem"] = config.final_pseudo_scal
         if config.final_pseudo_scal_geo > 0:
             terms["pseudo_scal_geo"] = geometric_scal_loss(out.logits, pseudo_targets, empty_label)

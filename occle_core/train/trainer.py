@@ -32,12 +32,12 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from occle_core.geometry.mirror import y_symmetric
 from occle_core.model.build import build_model
 from occle_core.model.checkpoint import read_checkpoint, save_checkpoint, with_decision_buffers
 from occle_core.model.config import load_model_config
 from occle_core.pseudo.quality import LabelAgreement
 from occle_core.runtime.device import resolve_device as runtime_device
-from occle_core.train.augment import y_symmetric
 from occle_core.train.batch import BatchBuilder
 from occle_core.train.budget import IGNORE, LabelBudget
 from occle_core.train.calibration import pseudo_count_factors, pseudo_transition_matrix

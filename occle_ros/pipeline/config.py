@@ -28,6 +28,10 @@ class ModelParams:
     cpu_threads: torch's CPU threads for inference; 0 = all cores but one, which is left to
         the executor and DDS (on a 2-core machine the tiny model infers in 390 ms on one thread
         and 520 ms on two, whose OpenMP barriers wait for the ROS threads).
+    mirror_occupancy: decide which voxels are occupied from each frame and its y-mirror
+        together (two forward passes, about twice the inference time; the classes stay the
+        frame's own; docs/training.md, "Mirrored occupancy"). Needs a grid symmetric about
+        y = 0 (every shipped model's is).
     """
 
     config: str = ""
@@ -35,6 +39,7 @@ class ModelParams:
     device: str = "auto"
     amp: Literal["off", "bf16", "fp16"] = "off"
     cpu_threads: int = 0
+    mirror_occupancy: bool = False
 
 
 @dataclass(frozen=True)

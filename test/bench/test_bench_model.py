@@ -48,6 +48,8 @@ def test_time_measurement_counts_every_part(micro_config_file: Path) -> None:
     assert set(result["part_ms"]) == set(result["params"])
     assert all(ms > 0 for ms in result["part_ms"].values())
     assert result["forward_ms"] > 0 and result["train_step_ms"] > 0 and result["prepare_ms"] > 0
+    # the mirrored decision prepares and runs two frames
+    assert result["predict_mirror_ms"] > result["forward_ms"]
     assert result["source"] == "random" and result["cameras"] == 1
     assert result["grid"] == "16x16x4" and result["points"] == 30_000
 
@@ -83,6 +85,7 @@ def test_cli_prints_tables_and_writes_json(
             part_ms={"dual_mamba": 5.0, "decoder": 1.0},
             prepare_ms=2.0,
             forward_ms=7.0,
+            predict_mirror_ms=19.0,
             forward_peak_mib=3.0,
         )
 
@@ -95,7 +98,7 @@ def test_cli_prints_tables_and_writes_json(
     table = capsys.readouterr().out
     assert "total ms" in table and "dual_mamba" in table
     row = next(line for line in table.splitlines() if line.startswith("a "))
-    assert row.split()[-6:-3] == ["2", "7", "9"]  # prep, forward, total
+    assert row.split()[-7:-3] == ["2", "7", "9", "19"]  # prep, forward, total, mirrored
     results = json.loads(out.read_text())
     assert [r["total_ms"] for r in results] == [9.0, 9.0]
     assert results[0]["total_params"] == 1024

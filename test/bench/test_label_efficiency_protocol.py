@@ -115,3 +115,20 @@ def test_the_validation_curve_carries_the_chosen_prior_strength(tmp_path: Path):
         {"step": 20, "iou": 80.0, "miou": 25.0},
         {"step": 40, "iou": 85.0, "miou": 31.0, "prior_strength": 0.5, "miou_plain": 28.0},
     ]
+
+
+def test_mirrored_scores_are_kept_apart_and_score_only_never_trains(tmp_path: Path):
+    from label_efficiency import train_and_score
+
+    plain = Protocol(tmp_path, split="test")
+    mirrored = Protocol(tmp_path, split="test", mirror_occupancy=True, score_only=True)
+    assert (plain.scoring, mirrored.scoring) == ("test", "test_mirror")
+    # A plain result on disk is not taken for the mirrored one ...
+    run_dir = tmp_path / "occle" / "seed-0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "result_test.json").write_text(json.dumps(_result(80, 20, 30, 1).__dict__))
+    assert train_and_score(plain, "occle", 0).miou == 20
+    # ... and scoring only, without a checkpoint, names what is missing instead of training.
+    with pytest.raises(FileNotFoundError, match=r"seed-0/checkpoints/last\.pt"):
+        train_and_score(mirrored, "occle", 0)
+    assert not (run_dir / "train.log").exists()

@@ -53,6 +53,26 @@ def test_the_correction_picks_rare_classes_of_occupied_voxels_only():
         assert torch.equal(labels == 0, plain == 0)
 
 
+def test_an_occupancy_given_from_elsewhere_replaces_the_plain_argmax_for_empty():
+    # Classes: 0 empty, 1 common (share 0.9), 2 rare (share 0.1).
+    log_prior = log_prior_from_counts(torch.tensor([0, 900, 100]))
+    logits = _logits(
+        [3.0, 2.0, 1.5],  # empty by its own argmax, occupied by the rule: its best class
+        [0.0, 2.0, 1.5],  # occupied by both
+        [0.0, 2.0, 1.0],  # occupied by its argmax, empty by the rule
+    )
+    occupied = torch.tensor([True, True, False]).reshape(1, 3, 1, 1)
+    assert decide_labels(logits, 0, log_prior, 0.0, occupied).flatten().tolist() == [1, 1, 0]
+    assert decide_labels(logits, 0, None, 0.0, occupied).flatten().tolist() == [1, 1, 0]
+    # at strength 1 the rare class wins by log(0.9 / 0.1) = 2.2 > 0.5
+    assert decide_labels(logits, 0, log_prior, 1.0, occupied).flatten().tolist() == [2, 2, 0]
+    # Without the rule the plain argmax decides empty, as before.
+    assert decide_labels(logits, 0, log_prior, 1.0).flatten().tolist() == [0, 2, 2]
+    output = OccLEOutput(logits, logits, logits, logits, logits, 0, log_prior, prior_strength=1.0)
+    assert output.labels(occupied=occupied).flatten().tolist() == [2, 2, 0]
+    assert output.labels(0.0, occupied).flatten().tolist() == [1, 1, 0]
+
+
 def test_the_empty_class_may_be_the_last_one():
     # Occ3D: free is the last class.
     log_prior = log_prior_from_counts(torch.tensor([900, 100, 0]))

@@ -85,6 +85,64 @@ def test_predict_sequence_is_predict_on_the_aggregated_frame(tmp_path):
     assert (chosen[moved] < probabilities.max(axis=0)[moved]).all()
 
 
+def test_mirrored_occupancy_maps_the_mirror_back_before_averaging():
+    from occle_core.runtime.runner import mirrored_occupancy
+
+    logits = torch.randn(1, 5, 6, 4, 3, generator=torch.Generator().manual_seed(0))
+    # A scene equal to its own mirror: the mirrored pass is the frame's logits flipped in y,
+    # and mapped back they agree with the frame's, so the decision is the plain one.
+    symmetric = mirrored_occupancy(logits, logits.flip(3), empty_label=0)
+    assert torch.equal(symmetric, logits.argmax(dim=1) != 0)
+    # Mirrored logits that say "empty" strongly empty every voxel whatever the frame says.
+    loud_empty = torch.zeros_like(logits)
+    loud_empty[:, 0] = 100.0
+    assert not mirrored_occupancy(logits, loud_empty, empty_label=0).any()
+
+
+def test_mirror_occupancy_decides_empty_from_both_passes_and_classes_from_the_frame(tmp_path):
+    from occle_core.data.semantickitti.sequence import SemanticKittiSequence
+    from occle_core.data.synthetic.generate import SynthConfig, write_synthetic_dataset
+    from occle_core.geometry.aggregate import aggregated_frame
+    from occle_core.geometry.mirror import mirror_frame_y
+
+    write_synthetic_dataset(tmp_path, [0], SynthConfig(frames=2, scale="tiny", previews=False))
+    frame = aggregated_frame(SemanticKittiSequence(tmp_path, "00"), 1, 2)
+    model = build_model(load_model_config("occle_tiny"), seed=3)
+    plain_runner = ModelRunner(model, torch.device("cpu"))
+    mirror_runner = ModelRunner(model, torch.device("cpu"), mirror_occupancy=True)
+    empty = model.config.empty_label
+    with torch.no_grad():
+        # An untrained head calls (almost) every voxel the same; move the empty class's bias
+        # to its median margin so that about half the grid is empty and the decisions can differ.
+        own = model(plain_runner.prepare(frame)).logits
+        others = torch.cat([own[:, :empty], own[:, empty + 1 :]], dim=1).amax(dim=1)
+        model.head.classify.bias[empty] -= (own[:, empty] - others).median()
+        own = model(plain_runner.prepare(frame)).logits
+        mirrored = model(plain_runner.prepare(mirror_frame_y(frame))).logits
+    occupied = ((0.5 * (own + mirrored.flip(3))).argmax(dim=1) != empty)[0].numpy()
+    labels = mirror_runner.predict(frame).labels
+    np.testing.assert_array_equal(labels != empty, occupied)
+    best_occupied_class = own[0].clone()
+    best_occupied_class[empty] = -torch.inf
+    np.testing.assert_array_equal(
+        labels[occupied], best_occupied_class.argmax(dim=0).numpy()[occupied]
+    )
+    plain = plain_runner.predict(frame).labels
+    assert (plain != labels).any() and (plain == labels).mean() > 0.5
+
+
+def test_mirror_occupancy_needs_a_grid_symmetric_about_y(tmp_path):
+    model = build_model(load_model_config("occle_tiny"), seed=0)
+    grid = model.config.grid
+    shifted = dataclasses.replace(
+        grid, origin=(grid.origin[0], grid.origin[1] + 1.0, grid.origin[2])
+    )
+    model.config = dataclasses.replace(model.config, grid=shifted)
+    with pytest.raises(ConfigError, match=r"model\.mirror_occupancy.*symmetric about y = 0"):
+        ModelRunner(model, torch.device("cpu"), mirror_occupancy=True)
+    ModelRunner(model, torch.device("cpu"))  # the plain decision does not care
+
+
 def test_an_empty_checkpoint_name_is_a_config_error():
     with pytest.raises(ConfigError, match=r"model\.checkpoint"):
         ModelRunner.from_checkpoint("", device="cpu")

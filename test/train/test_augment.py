@@ -9,13 +9,8 @@ import pytest
 from occle_core.frame import Frame
 from occle_core.geometry.camera import CameraModel, project_points
 from occle_core.geometry.grid import GridSpec
-from occle_core.train.augment import (
-    AugmentConfig,
-    flip_camera,
-    flip_sample_y,
-    student_view,
-    y_symmetric,
-)
+from occle_core.geometry.mirror import mirror_camera_y, y_symmetric
+from occle_core.train.augment import AugmentConfig, flip_sample_y, student_view
 from occle_core.train.dataset import TrainingSample
 
 GRID = GridSpec((0.0, -4.0, -1.0), (1.0, 1.0, 1.0), (8, 8, 2))
@@ -82,7 +77,7 @@ def test_flip_mirrors_every_grid_and_keeps_labels_with_their_voxels():
     twice = flip_sample_y(flipped, GRID)
     np.testing.assert_array_equal(twice.frame.points, original.frame.points)
     np.testing.assert_allclose(
-        flip_camera(flip_camera(camera())).cam_from_ref, camera().cam_from_ref
+        mirror_camera_y(mirror_camera_y(camera())).cam_from_ref, camera().cam_from_ref
     )
 
 

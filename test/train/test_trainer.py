@@ -377,6 +377,49 @@ def test_pseudo_scal_adds_the_affinity_losses_of_the_pseudo_targets(
             _config(dataset, micro_model, f"objective.{key}=-1")
 
 
+def test_pseudo_scal_given_occupancy_leaves_the_empty_class_untouched(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.train.losses import semantic_scal_loss
+    from occle_core.train.objective import (
+        compute_losses,
+        lidar_pseudo_targets,
+        occupied_semantic_scal_loss,
+    )
+
+    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
+    batch = trainer.builder([trainer.train_set[1]])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = trainer.network(batch.inputs)
+    empty = trainer.model_config.empty_label
+    targets = lidar_pseudo_targets(batch)
+    occupied = torch.where(targets == empty, torch.full_like(targets, 255), targets)
+    # the frame has pseudo free space and pseudo occupied voxels, so the two domains differ
+    assert bool((targets == empty).any()) and bool((occupied != 255).any())
+    # the loss is the plain one on the occupied voxels, with the empty class out of the softmax
+    without_empty = torch.cat([out.logits[:, :empty], out.logits[:, empty + 1 :]], dim=1)
+    shifted = torch.where(occupied > empty, occupied - 1, occupied)
+    shifted = torch.where(occupied == 255, occupied, shifted)
+    expected = float(semantic_scal_loss(without_empty, shifted))
+    assert float(occupied_semantic_scal_loss(out.logits, targets, empty)) == pytest.approx(
+        expected, rel=1e-5
+    )
+    # its gradient never reaches the empty logit, and does reach the others
+    logits = out.logits.detach().clone().requires_grad_(True)
+    occupied_semantic_scal_loss(logits, targets, empty).backward()
+    assert logits.grad is not None
+    assert float(logits.grad[:, empty].abs().max()) == 0.0
+    assert float(logits.grad.abs().sum()) > 0.0
+    everywhere = dataclasses.replace(trainer.config.objective, final_pseudo_scal=1.0)
+    given_occupancy = dataclasses.replace(everywhere, final_pseudo_scal_occupied=True)
+    plain = compute_losses(out, batch, everywhere, trainer.class_weights, empty)
+    conditional = compute_losses(out, batch, given_occupancy, trainer.class_weights, empty)
+    assert float(conditional["pseudo_scal_sem"]) == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(float(plain["pseudo_scal_sem"]))
+    assert float(conditional["final_pseudo"]) == pytest.approx(float(plain["final_pseudo"]))
+
+
 def test_class_balance_and_pseudo_calibration_set_the_final_ce_weights(
     dataset: Path, micro_model: Path, tmp_path
 ):

@@ -197,3 +197,44 @@ def test_corrupted_and_incomplete_bags_give_clear_errors(
     runner = ModelRunner.from_checkpoint(str(checkpoint), device="cpu")
     with pytest.raises(DataFormatError, match=r"no camera info topic '/nowhere'"):
         replay_bag(bag, runner, NodeConfig(), topics=TopicChoice(camera_infos=["/nowhere"]))
+
+
+def test_bag_eval_with_mirror_occupancy_publishes_the_mirrored_decision(
+    bag: Path, dataset: Path, tmp_path: Path
+):
+    import torch
+
+    from occle_core.geometry.aggregate import aggregated_frame
+
+    sequence = SemanticKittiSequence(dataset, "00")
+    frame = aggregated_frame(sequence, 2, 3)
+    model = build_model(load_model_config("occle_tiny"), seed=5)
+    empty = model.config.empty_label
+    with torch.no_grad():
+        # An untrained head calls (almost) every voxel the same; centre the empty class's bias
+        # on its median margin so that the plain and the mirrored decisions can differ.
+        logits = (
+            ModelRunner(model, torch.device("cpu"))
+            .forward(ModelRunner(model, torch.device("cpu")).prepare(frame))
+            .logits
+        )
+        others = torch.cat([logits[:, :empty], logits[:, empty + 1 :]], dim=1).amax(dim=1)
+        model.head.classify.bias[empty] -= (logits[:, empty] - others).median()
+    checkpoint = tmp_path / "centred.pt"
+    save_checkpoint(checkpoint, model)
+    params = tmp_path / "mirror.yaml"
+    params.write_text(
+        shipped_node_params()
+        .read_text()
+        .replace("mirror_occupancy: false", "mirror_occupancy: true")
+    )
+    assert load_node_config(params).model.mirror_occupancy
+    out = tmp_path / "outputs"
+    argv = ["bag-eval", str(bag), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert main([*argv, "--params", str(params), "--out", str(out)]) == 0
+    published = message_to_grid(read_bag_messages(out)["/occle/occupancy"][2]).labels
+    mirrored = ModelRunner.from_checkpoint(str(checkpoint), device="cpu", mirror_occupancy=True)
+    plain = ModelRunner.from_checkpoint(str(checkpoint), device="cpu")
+    expected, plain_labels = mirrored.predict(frame).labels, plain.predict(frame).labels
+    assert (expected != plain_labels).any()
+    assert (published == expected).mean() > 0.999
