@@ -45,8 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mirror-occupancy",
         action="store_true",
         help="decide which voxels are occupied from each frame and its y-mirror together (two "
-        "forward passes; the classes stay the frame's own; docs/training.md, 'Mirrored "
-        "occupancy')",
+        "forward passes; the classes stay the frame's own; docs/training.md, lever 15)",
     )
     add_layout_arguments(parser, "every key frame is predicted as PRED/<token>.npz")
     parser.set_defaults(func=run)

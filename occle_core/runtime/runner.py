@@ -44,7 +44,7 @@ def mirrored_occupancy(
 
     Averaging the two passes cancels much of the over-filled space a model trained on noisy
     dense pseudo labels predicts next to objects; averaged class scores would also blur the
-    small classes (measured in docs/training.md, "Mirrored occupancy"), so the class of each
+    small classes (measured in docs/training.md, lever 15), so the class of each
     voxel stays the frame's own.
 
     Args:

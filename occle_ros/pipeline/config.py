@@ -30,7 +30,7 @@ class ModelParams:
         and 520 ms on two, whose OpenMP barriers wait for the ROS threads).
     mirror_occupancy: decide which voxels are occupied from each frame and its y-mirror
         together (two forward passes, about twice the inference time; the classes stay the
-        frame's own; docs/training.md, "Mirrored occupancy"). Needs a grid symmetric about
+        frame's own; docs/training.md, lever 15). Needs a grid symmetric about
         y = 0 (every shipped model's is).
     """
 
