@@ -67,9 +67,8 @@ def decide_labels(
             every other voxel the empty class. None: the plain argmax decides.
     """
     plain = logits.argmax(dim=1)
-    correct = log_prior is not None and strength != 0
     if occupied is None:
-        if not correct:
+        if log_prior is None or strength == 0:
             return plain
         occupied = plain != empty_label
     # Only the occupied voxels (a small share of a grid) are re-decided: (N, M) logits.
