@@ -67,6 +67,17 @@ def _config(dataset: Path, model: Path, *overrides: str):
     )
 
 
+def _unlabelled_forward(dataset: Path, model: Path, tmp_path: Path):
+    """A trainer, the batch of a frame whose labels the budget drops (frame 5 of sequence 00)
+    and the network's outputs on it (no gradients, seed 0)."""
+    trainer = Trainer(_config(dataset, model), tmp_path / "run", checkpoint_every=0)
+    batch = trainer.builder([trainer.train_set[1]])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = trainer.network(batch.inputs)
+    return trainer, batch, out
+
+
 def test_pseudo_labels_are_cached_for_every_scan(dataset: Path):
     sequence = SemanticKittiSequence(dataset, 0)
     for index in sequence.scan_ids:
@@ -326,11 +337,7 @@ def test_compute_losses_weights_the_pseudo_term_by_the_given_weight(
 ):
     from occle_core.train.objective import compute_losses
 
-    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
-    batch = trainer.builder([trainer.train_set[1]])
-    torch.manual_seed(0)
-    with torch.no_grad():
-        out = trainer.network(batch.inputs)
+    trainer, batch, out = _unlabelled_forward(dataset, micro_model, tmp_path)
     objective = trainer.config.objective
     empty = trainer.model_config.empty_label
     args = (out, batch, objective, trainer.class_weights, empty)
@@ -349,11 +356,7 @@ def test_pseudo_scal_adds_the_affinity_losses_of_the_pseudo_targets(
     from occle_core.train.losses import geometric_scal_loss, semantic_scal_loss
     from occle_core.train.objective import compute_losses, lidar_pseudo_targets
 
-    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
-    batch = trainer.builder([trainer.train_set[1]])  # a frame without kept labels
-    torch.manual_seed(0)
-    with torch.no_grad():
-        out = trainer.network(batch.inputs)
+    trainer, batch, out = _unlabelled_forward(dataset, micro_model, tmp_path)
     empty = trainer.model_config.empty_label
     objective = trainer.config.objective
     assert objective.final_pseudo_scal == 0
@@ -387,11 +390,7 @@ def test_pseudo_scal_given_occupancy_leaves_the_empty_class_untouched(
         occupied_semantic_scal_loss,
     )
 
-    trainer = Trainer(_config(dataset, micro_model), tmp_path / "run", checkpoint_every=0)
-    batch = trainer.builder([trainer.train_set[1]])
-    torch.manual_seed(0)
-    with torch.no_grad():
-        out = trainer.network(batch.inputs)
+    trainer, batch, out = _unlabelled_forward(dataset, micro_model, tmp_path)
     empty = trainer.model_config.empty_label
     targets = lidar_pseudo_targets(batch)
     occupied = torch.where(targets == empty, torch.full_like(targets, 255), targets)
