@@ -112,7 +112,7 @@ def main() -> int:
         if not (folder / "synthetic").exists():
             (folder / "synthetic").symlink_to(shared.dataset.resolve())
         points[point_name(mode, ratio)] = run_protocol(protocol, tuple(METHODS), args.jobs)
-    stem = args.out / f"label_ratio_{args.split}{'_mirror' if args.mirror_occupancy else ''}"
+    stem = args.out / f"label_ratio_{shared.scoring}"
     atomic_write_bytes(stem.with_suffix(".json"), (json.dumps(points, indent=2) + "\n").encode())
     text = table(points)
     atomic_write_bytes(stem.with_suffix(".md"), text.encode())

@@ -214,7 +214,7 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
     """Parameters, preprocessing, forward, per-part and training-step times, in this process."""
     import torch
 
-    from occle_core.geometry.mirror import y_symmetric
+    from occle_core.geometry.mirror import mirrors_onto_itself
     from occle_core.runtime import ModelRunner
 
     config, model, frame, source = _setup(case)
@@ -247,7 +247,7 @@ def measure_time(case: ModelCase) -> dict[str, Any]:
 
     seconds, _ = best_time(forward, case.repeats, _TIME_BUDGET_S)
     result["forward_ms"] = seconds * 1e3
-    if y_symmetric(config.grid) and config.grid.axis_order[1] == "y":
+    if mirrors_onto_itself(config.grid):
         # `model.mirror_occupancy`: the frame and its mirror prepared, run and decided.
         mirror_runner = ModelRunner(model, device, case.amp, mirror_occupancy=True)
 

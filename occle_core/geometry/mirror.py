@@ -27,6 +27,12 @@ def y_symmetric(grid: GridSpec) -> bool:
     return bool(np.isclose(low, -high, atol=1e-6))
 
 
+def mirrors_onto_itself(grid: GridSpec) -> bool:
+    """Whether the y-mirror maps the grid's voxel array onto itself: symmetric about y = 0 with
+    y as array axis 1, the axis along which mirrored labels and logits are flipped back."""
+    return y_symmetric(grid) and grid.axis_order[1] == "y"
+
+
 def mirror_camera_y(camera: CameraModel) -> CameraModel:
     """The camera that sees the y-mirrored scene as the horizontally flipped image."""
     intrinsics = np.array(camera.intrinsics, dtype=np.float64)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from occle_core.data.source import SequenceSource
 from occle_core.frame import Frame
 from occle_core.geometry.aggregate import aggregated_frame
-from occle_core.geometry.mirror import mirror_frame_y, y_symmetric
+from occle_core.geometry.mirror import mirror_frame_y, mirrors_onto_itself
 from occle_core.model.checkpoint import check_model_config, legacy_class_names, load_checkpoint
 from occle_core.model.inputs import OccLEInputs, PixelMapCache, prepare_inputs
 from occle_core.model.occle import OccLE, OccLEOutput
@@ -78,7 +78,7 @@ class ModelRunner:
         from occle_core.errors import ConfigError
 
         grid = model.config.grid
-        if mirror_occupancy and (not y_symmetric(grid) or grid.axis_order[1] != "y"):
+        if mirror_occupancy and not mirrors_onto_itself(grid):
             raise ConfigError(
                 "model.mirror_occupancy",
                 f"true with a grid from y = {grid.origin[1]} to {grid.upper[1]} "

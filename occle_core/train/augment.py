@@ -18,7 +18,7 @@ import numpy as np
 
 from occle_core.frame import Frame
 from occle_core.geometry.grid import GridSpec
-from occle_core.geometry.mirror import mirror_frame_y, y_symmetric
+from occle_core.geometry.mirror import mirror_frame_y, mirrors_onto_itself
 from occle_core.train.dataset import TrainingSample
 
 
@@ -55,7 +55,7 @@ def flip_sample_y(sample: TrainingSample, grid: GridSpec) -> TrainingSample:
     Raises:
         ValueError: the grid is not symmetric about y = 0, or its y axis is not array axis 1.
     """
-    if not y_symmetric(grid) or grid.axis_order[1] != "y":
+    if not mirrors_onto_itself(grid):
         raise ValueError(f"flip_y needs a grid symmetric about y = 0 with y as axis 1: {grid}")
     flipped = mirror_frame_y(sample.frame)
 
