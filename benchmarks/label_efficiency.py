@@ -10,9 +10,13 @@ Runs, all from the rig's training configuration (`config/train/occle_tiny_synthe
   (c) sparse: the same labels alone: no pseudo labels, no semi-supervision, no SAP (and so none
       of the pseudo-label losses).
 
-The split (six synthetic sequences of one world, `--seed`): sequences 0-3 train, sequence 4
+The split (eight synthetic sequences of one world, `--seed`): sequences 0-3 train, sequence 4
 validates (the trainer's own validation, and every choice of weights and schedules is made on
-it), sequence 5 is the test split, scored only with `--split test`. Every run is trained once per
+it), sequences 5, 6 and 7 are the test split, scored only with `--split test` (pooled, as the
+official metric pools frames, and each on its own). The test sequences are generated only when
+they are first scored, into a dataset of their own next to the training one (DATASET_test: no
+pseudo labels, nothing of them in any training folder; folders that link one dataset share
+them). Every run is trained once per
 training seed (`--train-seeds`, default 0 1 2: model initialisation, sampling and which frames
 the budget labels), predicted with `occle infer` and scored with the official metric (`occle
 eval semantickitti`, or `occle eval occ3d` inside `mask_camera`, where IoU is occupied-vs-free
@@ -25,13 +29,14 @@ label share, validation curve and minutes, plus their means and standard deviati
         [--layout occ3d] [--seed 0] [--train-seeds 0 1 2] [--jobs 2] [--set KEY=VALUE ...]
         [--mirror-occupancy] [--score-only]
 
-It generates the dataset (6 tiny sequences x 50 frames) and pseudo labels into OUT/synthetic
-first unless it exists. Runs already trained are resumed (finished ones only re-scored), and a
-finished run's scores are kept in RUN/result_<split>.json, so an interrupted protocol loses only
-the run in progress. `--mirror-occupancy` scores the same checkpoints with the occupancy
-decided from each frame and its y-mirror (`occle infer --mirror-occupancy`). `--jobs 2`
-trains two runs side by side with one thread each: on a 2-core CPU that is 1.4x the
-throughput of one run with two threads (benchmarks/train_step.py).
+It generates the dataset (the 5 training and validation sequences, tiny, 50 frames each) and
+their pseudo labels into OUT/synthetic first unless it exists. Runs already trained are resumed
+(finished ones only re-scored), and a finished run's scores are kept in RUN/result_<split>.json
+(with the sequences they score), so an interrupted protocol loses only the run in progress.
+`--mirror-occupancy` scores the same checkpoints with the occupancy decided from each frame
+and its y-mirror (`occle infer --mirror-occupancy`). `--jobs 2` trains two runs side by side
+with one thread each: on a 2-core CPU that is 1.4x the throughput of one run with two threads
+(benchmarks/train_step.py).
 
 `--runs occle --set objective.sap=0` (any `occle train` override, applied to every run) is how
 ablations are run; give each its own OUT, with OUT/synthetic a link to an existing dataset.
@@ -43,6 +48,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,9 +76,10 @@ TRAIN_CONFIG = {
     "occ3d": CONFIGS / "occle_occ3d_tiny_synthetic.yaml",
 }
 SEQUENCES = {
-    "semantickitti": ["00", "01", "02", "03", "04", "05"],
-    "occ3d": [f"scene-{i:04d}" for i in range(6)],
+    "semantickitti": [f"{i:02d}" for i in range(8)],
+    "occ3d": [f"scene-{i:04d}" for i in range(8)],
 }
+TRAIN_SLICE, VAL_INDEX, TEST_SLICE = slice(0, 4), 4, slice(5, 8)
 # What the issue asks of OccLE on the test split.
 TARGET_MIOU_SHARE = 0.9  # of the all-labels mIoU
 LEARNED_CLASS_IOU = 5.0  # % IoU from which a class counts as learned by the all-labels run
@@ -87,7 +94,7 @@ class Protocol:
         layout: "semantickitti" (KITTI-like rig) or "occ3d" (surround rig).
         world_seed: seed of the synthetic world (`occle synth --seed`).
         train_seeds: training seeds; each run is trained once per seed.
-        split: "val" or "test": the sequence that is scored.
+        split: "val" or "test": the sequences that are scored.
         ratio: share of the labels for (b) and (c).
         budget_mode: "frames" or "voxels" for (b) and (c).
         overrides: `occle train` overrides applied to every run, after the run's own.
@@ -122,16 +129,30 @@ class Protocol:
         return self.out / "synthetic"
 
     @property
+    def test_dataset(self) -> Path:
+        """Where the test sequences live: next to the (resolved) training dataset."""
+        resolved = self.dataset.resolve()
+        return resolved.with_name(resolved.name + "_test")
+
+    @property
     def train_sequences(self) -> list[str]:
-        return SEQUENCES[self.layout][:4]
+        return SEQUENCES[self.layout][TRAIN_SLICE]
 
     @property
     def val_sequence(self) -> str:
-        return SEQUENCES[self.layout][4]
+        return SEQUENCES[self.layout][VAL_INDEX]
 
     @property
-    def scored_sequence(self) -> str:
-        return SEQUENCES[self.layout][4 if self.split == "val" else 5]
+    def test_sequences(self) -> list[str]:
+        return SEQUENCES[self.layout][TEST_SLICE]
+
+    @property
+    def scored_sequences(self) -> list[str]:
+        return [self.val_sequence] if self.split == "val" else self.test_sequences
+
+    @property
+    def scored_dataset(self) -> Path:
+        return self.dataset if self.split == "val" else self.test_dataset
 
     def run_overrides(self, run: str, seed: int) -> list[str]:
         """The `occle train` overrides of run `run` with training seed `seed`."""
@@ -161,20 +182,49 @@ class SeedResult:
     label_share: float
     validation: list[dict[str, float]] = field(default_factory=list)
     minutes: float = 0.0
+    sequences: list[str] = field(default_factory=list)
+    per_sequence: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def _synth(protocol: Protocol, out: Path, indices: range) -> None:
+    """`occle synth` of the sequences `indices` (50 frames each) of the protocol's world; a
+    sequence depends only on (world seed, its number), so a sequence is the same in any
+    dataset that holds it."""
+    synth = ["synth", "--out", str(out), "--sequences", *map(str, indices), "--frames", "50"]
+    synth += ["--seed", str(protocol.world_seed), "--no-preview", "--layout", protocol.layout]
+    if occle(synth) != 0:
+        raise RuntimeError(f"occle {' '.join(synth)} failed")
 
 
 def make_dataset(protocol: Protocol) -> None:
-    """Six sequences of 50 frames of the world `protocol.world_seed`, and their pseudo labels."""
-    sequences = SEQUENCES[protocol.layout]
-    numbers = [str(i) for i in range(len(sequences))]
-    synth = ["synth", "--out", str(protocol.dataset), "--sequences", *numbers, "--frames", "50"]
-    synth += ["--seed", str(protocol.world_seed), "--no-preview", "--layout", protocol.layout]
-    assert occle(synth) == 0
+    """The training and validation sequences of the world `protocol.world_seed`, and their
+    pseudo labels."""
+    sequences = [*protocol.train_sequences, protocol.val_sequence]
+    _synth(protocol, protocol.dataset, range(len(sequences)))
     pseudo = ["pseudo-label", "--dataset", str(protocol.dataset), "--layout", protocol.layout]
-    pseudo += ["--sequences", *(sequences if protocol.layout == "occ3d" else numbers)]
+    names = sequences if protocol.layout == "occ3d" else [str(int(s)) for s in sequences]
+    pseudo += ["--sequences", *names]
     if protocol.layout == "occ3d":
         pseudo += ["--sweeps", "4"]
-    assert occle(pseudo) == 0
+    if occle(pseudo) != 0:
+        raise RuntimeError(f"occle {' '.join(pseudo)} failed")
+
+
+def make_test_dataset(protocol: Protocol) -> None:
+    """The test sequences, alone in `protocol.test_dataset` (no pseudo labels), written into a
+    temporary folder first so that an interrupted generation leaves nothing behind."""
+    target = protocol.test_dataset
+    if target.exists():
+        return
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    _synth(protocol, partial, range(TEST_SLICE.start, TEST_SLICE.stop))
+    try:
+        partial.rename(target)
+    except OSError:  # another protocol generated it meanwhile: the same sequences
+        shutil.rmtree(partial, ignore_errors=True)
+        if not target.exists():
+            raise
 
 
 def _occle_process(args: list[str], log: Path) -> None:
@@ -186,24 +236,55 @@ def _occle_process(args: list[str], log: Path) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}); see {log}")
 
 
-def score(protocol: Protocol, run_dir: Path) -> dict[str, Any]:
-    """Predict the scored sequence with RUN/checkpoints/last.pt and score it (official metric)."""
-    scoring, sequence, dataset = protocol.scoring, protocol.scored_sequence, protocol.dataset
+def _evaluate(protocol: Protocol, predictions: Path, sequences: list[str], report: Path) -> Any:
+    """`occle eval` (the official metric) of `sequences` of the scored dataset, pooled."""
+    dataset = protocol.scored_dataset
+    if protocol.layout == "occ3d":
+        evaluate = ["eval", "occ3d", "--gts", str(dataset / "gts"), "--scenes", *sequences]
+    else:
+        evaluate = ["eval", "semantickitti", "--dataset", str(dataset), "--sequences", *sequences]
+    evaluate += ["--predictions", str(predictions), "--json", str(report)]
+    _occle_process(evaluate, report.parent / "protocol.log")
+    return json.loads(report.read_text())
+
+
+def score(protocol: Protocol, run_dir: Path) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Predict the scored sequences with RUN/checkpoints/last.pt and score them with the
+    official metric: pooled over the sequences, and each on its own (IoU and mIoU %)."""
+    scoring, sequences = protocol.scoring, protocol.scored_sequences
+    dataset = protocol.scored_dataset
     predictions, report = run_dir / f"predictions_{scoring}", run_dir / f"eval_{scoring}.json"
     infer = ["infer", "--checkpoint", str(run_dir / "checkpoints" / "last.pt")]
     if protocol.mirror_occupancy:
         infer.append("--mirror-occupancy")
-    infer += ["--dataset", str(dataset), "--sequences", sequence, "--out", str(predictions)]
+    infer += ["--dataset", str(dataset), "--sequences", *sequences, "--out", str(predictions)]
     if protocol.layout == "occ3d":
         infer += ["--layout", "occ3d", "--sweeps", "4"]
-        evaluate = ["eval", "occ3d", "--gts", str(dataset / "gts"), "--scenes", sequence]
-    else:
-        evaluate = ["eval", "semantickitti", "--dataset", str(dataset), "--sequences", sequence]
-    log = run_dir / "protocol.log"
-    _occle_process(infer, log)
-    _occle_process([*evaluate, "--predictions", str(predictions), "--json", str(report)], log)
-    scores: dict[str, Any] = json.loads(report.read_text())
-    return scores
+    _occle_process(infer, run_dir / "protocol.log")
+    pooled = _evaluate(protocol, predictions, sequences, report)
+    per_sequence = {}
+    if len(sequences) > 1:
+        for sequence in sequences:
+            report_alone = report.with_suffix(f".{sequence}.json")
+            alone = _evaluate(protocol, predictions, [sequence], report_alone)
+            per_sequence[sequence] = {"iou": _iou(alone), "miou": alone["miou"]}
+    return pooled, per_sequence
+
+
+def _iou(scores: dict[str, Any]) -> float:
+    """The completion IoU of an `occle eval` report (Occ3D calls it iou_geometry)."""
+    return float(scores["iou"] if "iou" in scores else scores["iou_geometry"])
+
+
+def cached_result(protocol: Protocol, run_dir: Path) -> SeedResult | None:
+    """RUN/result_<scoring>.json when it scores the protocol's sequences (a result written
+    before the test split had three sequences is stale), else None."""
+    result_file = run_dir / f"result_{protocol.scoring}.json"
+    if not result_file.exists():
+        return None
+    result = SeedResult(**json.loads(result_file.read_text()))
+    scored = result.sequences or [protocol.val_sequence if protocol.split == "val" else "05"]
+    return result if scored == protocol.scored_sequences else None
 
 
 def validation_curve(run_dir: Path) -> list[dict[str, float]]:
@@ -228,8 +309,9 @@ def train_and_score(protocol: Protocol, run: str, seed: int) -> SeedResult:
     """Train (or resume) run `run` with training seed `seed` and score it; cached per split."""
     run_dir = protocol.out / run / f"seed-{seed}"
     result_file = run_dir / f"result_{protocol.scoring}.json"
-    if result_file.exists():
-        return SeedResult(**json.loads(result_file.read_text()))
+    cached = cached_result(protocol, run_dir)
+    if cached is not None:
+        return cached
     started = time.perf_counter()
     if protocol.score_only:
         if not (run_dir / "checkpoints" / "last.pt").is_file():
@@ -239,15 +321,17 @@ def train_and_score(protocol: Protocol, run: str, seed: int) -> SeedResult:
         train = ["train", "--config", str(TRAIN_CONFIG[protocol.layout]), "--run", str(run_dir)]
         overrides = protocol.run_overrides(run, seed)
         _occle_process([*train, "--resume", *overrides], run_dir / "train.log")
-    scores = score(protocol, run_dir)
+    scores, per_sequence = score(protocol, run_dir)
     manifest = json.loads((run_dir / "label_budget.json").read_text())
     result = SeedResult(
-        iou=scores["iou"] if "iou" in scores else scores["iou_geometry"],
+        iou=_iou(scores),
         miou=scores["miou"],
         per_class=scores["per_class"],
         label_share=manifest["voxels"]["kept_share"],
         validation=validation_curve(run_dir),
         minutes=round((time.perf_counter() - started) / 60, 1),
+        sequences=protocol.scored_sequences,
+        per_sequence=per_sequence,
     )
     atomic_write_bytes(result_file, (json.dumps(result.__dict__, indent=2) + "\n").encode())
     return result
@@ -261,7 +345,8 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def summarise(seeds: dict[int, SeedResult]) -> dict[str, Any]:
-    """Mean and standard deviation over the seeds of IoU, mIoU and every class's IoU."""
+    """Mean and standard deviation over the seeds of IoU, mIoU and every class's IoU, and of
+    IoU and mIoU on each scored sequence alone (when several are scored)."""
     results = list(seeds.values())
     classes = results[0].per_class
     per_class = {}
@@ -269,11 +354,19 @@ def summarise(seeds: dict[int, SeedResult]) -> dict[str, Any]:
         values = [r.per_class[name] for r in results]
         present = [v for v in values if v is not None]
         per_class[name] = _spread(present) if present else None
+    per_sequence = {
+        sequence: {
+            metric: _spread([r.per_sequence[sequence][metric] for r in results])
+            for metric in ("iou", "miou")
+        }
+        for sequence in results[0].per_sequence
+    }
     return {
         "iou": _spread([r.iou for r in results]),
         "miou": _spread([r.miou for r in results]),
         "label_share": statistics.fmean(r.label_share for r in results),
         "per_class": per_class,
+        "per_sequence": per_sequence,
     }
 
 
@@ -304,6 +397,8 @@ def run_protocol(protocol: Protocol, runs: tuple[str, ...], jobs: int) -> dict[s
     """Train and score every (run, seed); the JSON document of the protocol."""
     if not protocol.dataset.exists():
         make_dataset(protocol)
+    if protocol.split == "test":
+        make_test_dataset(protocol)
     work = [(run, seed) for run in runs for seed in protocol.train_seeds]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         done = list(pool.map(lambda job: train_and_score(protocol, *job), work))
@@ -319,7 +414,8 @@ def run_protocol(protocol: Protocol, runs: tuple[str, ...], jobs: int) -> dict[s
             "split": protocol.split,
             "train_sequences": protocol.train_sequences,
             "validation_sequence": protocol.val_sequence,
-            "scored_sequence": protocol.scored_sequence,
+            "scored_sequences": protocol.scored_sequences,
+            "scored_dataset": str(protocol.scored_dataset),
             "ratio": protocol.ratio,
             "budget_mode": protocol.budget_mode,
             "config": str(TRAIN_CONFIG[protocol.layout].name),
@@ -342,7 +438,8 @@ def print_report(document: dict[str, Any]) -> None:
     protocol = document["protocol"]
     print(
         f"{protocol['layout']}, world seed {protocol['world_seed']}, {protocol['split']} split "
-        f"(sequence {protocol['scored_sequence']}), training seeds {protocol['train_seeds']}"
+        f"(sequences {', '.join(protocol['scored_sequences'])}), "
+        f"training seeds {protocol['train_seeds']}"
         + (", occupancy from each frame and its mirror" if protocol.get("mirror_occupancy") else "")
     )
     print(f"{'run':<8} {'labels':>7} {'IoU %':>14} {'mIoU %':>14} {'minutes':>8}")
@@ -353,6 +450,12 @@ def print_report(document: dict[str, Any]) -> None:
             f"{name:<8} {100 * run['label_share']:6.1f}% {iou['mean']:7.2f} ± {iou['std']:4.2f} "
             f"{miou['mean']:7.2f} ± {miou['std']:4.2f} {minutes:8.1f}"
         )
+        for sequence, alone in run.get("per_sequence", {}).items():
+            iou, miou = alone["iou"], alone["miou"]
+            print(
+                f"  {sequence:<14} {iou['mean']:7.2f} ± {iou['std']:4.2f} "
+                f"{miou['mean']:7.2f} ± {miou['std']:4.2f}"
+            )
     if "checks" in document:
         c = document["checks"]
         print(

@@ -29,6 +29,7 @@ from typing import Any
 from label_efficiency import (
     Protocol,
     add_protocol_arguments,
+    cached_result,
     make_dataset,
     protocol_from_arguments,
     run_protocol,
@@ -85,7 +86,7 @@ def curves(
 def point_is_done(protocol: Protocol) -> bool:
     """Whether every run of a point is trained and scored on the protocol's split."""
     return all(
-        (protocol.out / method / f"seed-{seed}" / f"result_{protocol.scoring}.json").exists()
+        cached_result(protocol, protocol.out / method / f"seed-{seed}") is not None
         for method in METHODS
         for seed in protocol.train_seeds
     )

@@ -22,15 +22,83 @@ def _result(iou: float, miou: float, car: float, bicycle: float | None) -> SeedR
     return SeedResult(iou, miou, {"car": car, "bicycle": bicycle}, label_share=0.1)
 
 
+def _scored(protocol: Protocol, miou: float = 20.0) -> str:
+    """A result file's text for the protocol's scored sequences."""
+    result = _result(80, miou, 30, 1)
+    result.sequences = protocol.scored_sequences
+    return json.dumps(result.__dict__)
+
+
 def test_splits_keep_test_out_of_training_and_validation(tmp_path: Path):
-    for layout, test_sequence in (("semantickitti", "05"), ("occ3d", "scene-0005")):
+    for layout, test_sequences in (
+        ("semantickitti", ["05", "06", "07"]),
+        ("occ3d", ["scene-0005", "scene-0006", "scene-0007"]),
+    ):
         val = Protocol(tmp_path, layout, split="val")
         test = Protocol(tmp_path, layout, split="test")
-        assert test.scored_sequence == test_sequence != val.scored_sequence == val.val_sequence
-        assert test_sequence not in val.train_sequences and len(val.train_sequences) == 4
+        assert val.scored_sequences == [val.val_sequence] and val.scored_dataset == val.dataset
+        assert test.scored_sequences == test_sequences
+        assert not set(test_sequences) & {*val.train_sequences, val.val_sequence}
+        assert len(val.train_sequences) == 4
+        # The test sequences live in their own dataset, next to the training one.
+        assert test.scored_dataset == tmp_path / "synthetic_test" != test.dataset
         overrides = test.run_overrides("occle", 2)
         assert f"data.val_sequences={json.dumps([val.val_sequence])}" in overrides
-        assert not any(test_sequence in o for o in overrides if not o.startswith("data.root="))
+        assert not any(
+            sequence in o
+            for sequence in test_sequences
+            for o in overrides
+            if not o.startswith("data.root=")
+        )
+
+
+def test_linked_protocol_folders_share_the_test_dataset(tmp_path: Path):
+    (tmp_path / "k" / "synthetic").mkdir(parents=True)
+    (tmp_path / "K4").mkdir()
+    (tmp_path / "K4" / "synthetic").symlink_to(tmp_path / "k" / "synthetic")
+    test = Protocol(tmp_path / "K4", split="test")
+    assert test.scored_dataset == (tmp_path / "k" / "synthetic_test").resolve()
+
+
+def test_an_interrupted_test_dataset_leaves_nothing_behind(tmp_path: Path, monkeypatch):
+    import label_efficiency
+
+    def interrupted(protocol: Protocol, out: Path, indices: range) -> None:
+        (out / "sequences" / "05").mkdir(parents=True)
+        raise RuntimeError("occle synth failed")
+
+    protocol = Protocol(tmp_path, split="test")
+    monkeypatch.setattr(label_efficiency, "_synth", interrupted)
+    with pytest.raises(RuntimeError, match="synth failed"):
+        label_efficiency.make_test_dataset(protocol)
+    assert not protocol.test_dataset.exists()
+    generated: list[range] = []
+
+    def complete(protocol: Protocol, out: Path, indices: range) -> None:
+        generated.append(indices)
+        (out / "sequences").mkdir(parents=True)
+
+    monkeypatch.setattr(label_efficiency, "_synth", complete)
+    label_efficiency.make_test_dataset(protocol)
+    label_efficiency.make_test_dataset(protocol)  # already there: not generated again
+    assert generated == [range(5, 8)] and (protocol.test_dataset / "sequences").is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["synthetic_test"]
+
+
+def test_a_result_of_other_sequences_is_scored_again(tmp_path: Path):
+    from label_efficiency import cached_result
+
+    run_dir = tmp_path / "occle" / "seed-0"
+    run_dir.mkdir(parents=True)
+    test = Protocol(tmp_path, split="test")
+    single = _result(80, 20, 30, 1).__dict__  # written when the test split was sequence 05 alone
+    (run_dir / "result_test.json").write_text(json.dumps(single))
+    assert cached_result(test, run_dir) is None
+    (run_dir / "result_val.json").write_text(json.dumps(single))
+    assert cached_result(Protocol(tmp_path, split="val"), run_dir).miou == 20
+    three = {**single, "sequences": ["05", "06", "07"]}
+    (run_dir / "result_test.json").write_text(json.dumps(three))
+    assert cached_result(test, run_dir).miou == 20
 
 
 def test_runs_differ_only_in_budget_and_losses(tmp_path: Path):
@@ -54,6 +122,21 @@ def test_summary_is_mean_and_sample_spread_and_skips_absent_classes():
     assert summary["iou"]["mean"] == 82 and summary["miou"]["mean"] == 22
     assert summary["miou"]["std"] == pytest.approx(math.sqrt(8))  # n - 1 in the denominator
     assert summary["per_class"]["bicycle"] == {"mean": 10, "std": 0.0}
+    assert summary["per_sequence"] == {}
+
+
+def test_summary_of_each_test_sequence_alone():
+    seeds = {}
+    for seed, (first, second) in enumerate([(70.0, 80.0), (74.0, 82.0)]):
+        result = _result(75, 20, 40, 1)
+        result.per_sequence = {
+            "05": {"iou": first, "miou": first / 4},
+            "06": {"iou": second, "miou": second / 4},
+        }
+        seeds[seed] = result
+    per_sequence = summarise(seeds)["per_sequence"]
+    assert per_sequence["05"]["iou"] == {"mean": 72, "std": pytest.approx(math.sqrt(8))}
+    assert per_sequence["06"]["miou"]["mean"] == pytest.approx(20.25)
 
 
 def test_checks_name_the_classes_occle_loses():
@@ -88,12 +171,16 @@ def test_a_ratio_point_is_done_only_when_every_run_and_seed_is_scored(tmp_path: 
         for seed in (0, 1):
             folder = tmp_path / method / f"seed-{seed}"
             folder.mkdir(parents=True)
-            (folder / "result_val.json").write_text("{}")  # the other split does not count
+            # the other split does not count
+            (folder / "result_val.json").write_text(_scored(Protocol(tmp_path, split="val")))
     assert not point_is_done(protocol)
     for method, seed in [("occle", 0), ("occle", 1), ("sparse", 0)]:
-        (tmp_path / method / f"seed-{seed}" / "result_test.json").write_text("{}")
+        (tmp_path / method / f"seed-{seed}" / "result_test.json").write_text(_scored(protocol))
     assert not point_is_done(protocol)
-    (tmp_path / "sparse" / "seed-1" / "result_test.json").write_text("{}")
+    last = tmp_path / "sparse" / "seed-1" / "result_test.json"
+    last.write_text(json.dumps(_result(80, 20, 30, 1).__dict__))  # sequence 05 alone: stale
+    assert not point_is_done(protocol)
+    last.write_text(_scored(protocol))
     assert point_is_done(protocol)
 
 
@@ -126,7 +213,7 @@ def test_mirrored_scores_are_kept_apart_and_score_only_never_trains(tmp_path: Pa
     # A plain result on disk is not taken for the mirrored one ...
     run_dir = tmp_path / "occle" / "seed-0"
     run_dir.mkdir(parents=True)
-    (run_dir / "result_test.json").write_text(json.dumps(_result(80, 20, 30, 1).__dict__))
+    (run_dir / "result_test.json").write_text(_scored(plain))
     assert train_and_score(plain, "occle", 0).miou == 20
     # ... and scoring only, without a checkpoint, names what is missing instead of training.
     with pytest.raises(FileNotFoundError, match=r"seed-0/checkpoints/last\.pt"):
