@@ -42,6 +42,8 @@ class OccLEOutput:
         class_log_prior: (M,) log share of each class among the labelled training voxels
             (`occle_core.model.prior`; zeros: no prior known).
         prior_strength: how much of the log prior `labels` takes off (0: the plain argmax).
+        decoded: (B, C, X, Y, Z) the decoder's features, the final head's input (None when
+            not kept).
     """
 
     logits: torch.Tensor
@@ -52,6 +54,7 @@ class OccLEOutput:
     empty_label: int = 0
     class_log_prior: torch.Tensor | None = None
     prior_strength: float = 0.0
+    decoded: torch.Tensor | None = None
 
     def labels(
         self, prior_strength: float | None = None, occupied: torch.Tensor | None = None
@@ -130,8 +133,9 @@ class OccLE(nn.Module):
             torch.cat([to_dense(s), to_dense(g)], dim=1)
             for s, g in zip(semantic.levels[:-1], geometric.levels[:-1], strict=True)
         ]
+        decoded = self.decoder(merged, skips)
         return OccLEOutput(
-            logits=self.head(self.decoder(merged, skips)),
+            logits=self.head(decoded),
             occupancy_logits=geometric.occupancy_logits,
             voxel_logits=semantic.voxel_logits,
             image_logits=semantic.image_logits,
@@ -139,6 +143,7 @@ class OccLE(nn.Module):
             empty_label=self.config.empty_label,
             class_log_prior=self.class_log_prior,
             prior_strength=float(self.prior_strength),
+            decoded=decoded,
         )
 
     def occupancy_logits(self, inputs: OccLEInputs) -> torch.Tensor:

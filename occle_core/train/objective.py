@@ -65,6 +65,10 @@ class ObjectiveConfig:
             occupancy instead (`occupied_semantic_scal_loss`): only the voxels the pseudo
             targets call occupied, the empty logit left out of the softmax, so that the term
             sorts occupied voxels among the classes and does not move the occupancy decision.
+        final_pseudo_scal_head_only: let the semantic term train the final class head alone:
+            it is computed on the head's logits of the decoder's features with their gradient
+            stopped, so the shared network under the head (which also decides the occupancy)
+            never answers to it.
         final_semi: weight of a BCE between the final head's occupancy, max-pooled over each
             fusion block, and the semi-supervised block targets (our addition: without it
             nothing penalises occupancy the final head invents on unlabelled frames). 1.0 in the
@@ -99,6 +103,7 @@ class ObjectiveConfig:
     final_pseudo_scal: float = 0.0
     final_pseudo_scal_geo: float = 0.0
     final_pseudo_scal_occupied: bool = False
+    final_pseudo_scal_head_only: bool = False
     final_semi: float = 0.0
     final_free: float = 0.0
     lovasz: float = 0.0
@@ -239,6 +244,7 @@ def compute_losses(
     final_pseudo_weight: float | None = None,
     pseudo_class_weights: torch.Tensor | None = None,
     pseudo_transition: torch.Tensor | None = None,
+    head_only_logits: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every term of the objective (unweighted) and the weighted total under "total".
 
@@ -255,6 +261,9 @@ def compute_losses(
         pseudo_class_weights: (M,) class weights of the pseudo CE (None: `class_weights`).
         pseudo_transition: (M, M) P(pseudo | true) of the pseudo labels; with it the pseudo
             CE is noise-corrected (None: plain CE).
+        head_only_logits: (B, M, X, Y, Z) the final head's logits of the decoder's features
+            with their gradient stopped; the semantic pseudo SCAL term takes them instead of
+            `out.logits` (`config.final_pseudo_scal_head_only`; None: `out.logits`).
 
     Returns:
         name -> scalar fp32 tensor.
@@ -283,12 +292,13 @@ def compute_losses(
             config.final_pseudo if final_pseudo_weight is None else final_pseudo_weight
         )
         if config.final_pseudo_scal > 0:
+            scal_logits = out.logits if head_only_logits is None else head_only_logits
             if config.final_pseudo_scal_occupied:
                 terms["pseudo_scal_sem"] = occupied_semantic_scal_loss(
-                    out.logits, pseudo_targets, empty_label
+                    scal_logits, pseudo_targets, empty_label
                 )
             else:
-                terms["pseudo_scal_sem"] = semantic_scal_loss(out.logits, pseudo_targets)
+                terms["pseudo_scal_sem"] = semantic_scal_loss(scal_logits, pseudo_targets)
             weights["pseudo_scal_sem"] = config.final_pseudo_scal
         if config.final_pseudo_scal_geo > 0:
             terms["pseudo_scal_geo"] = geometric_scal_loss(out.logits, pseudo_targets, empty_label)

@@ -15,6 +15,7 @@ import torch
 
 from occle_core.model.config import OccLEConfig
 from occle_core.model.inputs import OccLEInputs
+from occle_core.model.occle import OccLE
 from occle_core.train.augment import flip_sample_y, student_view
 from occle_core.train.batch import BatchBuilder, TrainingBatch
 from occle_core.train.config import TrainConfig
@@ -55,7 +56,7 @@ class TrainingStep:
 
     config: TrainConfig
     model_config: OccLEConfig
-    model: torch.nn.Module
+    model: OccLE
     network: torch.nn.Module
     teacher: MeanTeacher
     optimizer: torch.optim.Optimizer
@@ -145,6 +146,9 @@ class TrainingStep:
             if use_teacher:
                 clean = teacher_inputs if teacher_inputs is not None else batch.inputs
                 teacher_occupancy = self.teacher.occupancy_logits(clean)
+            head_only_logits = None
+            if config.objective.final_pseudo_scal_head_only and out.decoded is not None:
+                head_only_logits = self.model.head(out.decoded.detach())
         return compute_losses(
             out,
             batch,
@@ -156,6 +160,7 @@ class TrainingStep:
             final_pseudo_weight(config, step, total_steps),
             self.pseudo_class_weights,
             self.pseudo_transition,
+            head_only_logits,
         )
 
 

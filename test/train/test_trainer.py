@@ -590,3 +590,30 @@ def test_the_class_prior_comes_from_the_budget_and_its_strength_from_validation(
     again = validate(model, trainer.val_set, trainer.builder, torch.device("cpu"))
     assert again["miou"] == pytest.approx(validations[-1]["val_miou"])
     assert "prior_strength" not in again
+
+
+def test_pseudo_scal_head_only_trains_the_final_head_alone(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.train.losses import semantic_scal_loss
+    from occle_core.train.objective import lidar_pseudo_targets
+
+    overrides = ("objective.final_pseudo_scal=1.0", "objective.final_pseudo_scal_head_only=true")
+    config = _config(dataset, micro_model, *overrides)
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    batch = trainer.builder([trainer.train_set[1]])
+    model = trainer.model
+    torch.manual_seed(0)
+    losses = trainer.training_step.losses(batch, None, step=0, total_steps=6)
+    # The term's value is the plain one on the same logits (the head of the same features) ...
+    with torch.no_grad():
+        out = model(batch.inputs)
+    plain = float(semantic_scal_loss(out.logits, lidar_pseudo_targets(batch)))
+    assert float(losses["pseudo_scal_sem"]) == pytest.approx(plain, rel=1e-4)
+    # ... but its gradient stops at the head's input: the head learns, the network under it not.
+    model.zero_grad(set_to_none=True)
+    losses["pseudo_scal_sem"].backward()
+    head = [p.grad for p in model.head.parameters()]
+    below = [p.grad for p in model.decoder.parameters()]
+    assert all(g is not None for g in head) and sum(float(g.abs().sum()) for g in head) > 0
+    assert all(g is None for g in below)
