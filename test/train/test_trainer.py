@@ -609,7 +609,7 @@ def test_pseudo_scal_head_only_trains_the_final_head_alone(
     with torch.no_grad():
         out = model(batch.inputs)
     plain = float(semantic_scal_loss(out.logits, lidar_pseudo_targets(batch)))
-    assert float(losses["pseudo_scal_sem"]) == pytest.approx(plain, rel=1e-4)
+    assert float(losses["pseudo_scal_sem"].detach()) == pytest.approx(plain, rel=1e-4)
     # ... but its gradient stops at the head's input: the head learns, the network under it not.
     model.zero_grad(set_to_none=True)
     losses["pseudo_scal_sem"].backward()
