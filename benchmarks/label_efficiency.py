@@ -283,7 +283,9 @@ def cached_result(protocol: Protocol, run_dir: Path) -> SeedResult | None:
     if not result_file.exists():
         return None
     result = SeedResult(**json.loads(result_file.read_text()))
-    scored = result.sequences or [protocol.val_sequence if protocol.split == "val" else "05"]
+    # Results from before `sequences` was recorded scored one sequence: 04 or 05.
+    legacy = SEQUENCES[protocol.layout][VAL_INDEX if protocol.split == "val" else TEST_SLICE.start]
+    scored = result.sequences or [legacy]
     return result if scored == protocol.scored_sequences else None
 
 
