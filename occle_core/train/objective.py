@@ -136,6 +136,13 @@ class ObjectiveConfig:
             "0 <= low <= high <= 1",
         )
 
+    @property
+    def head_only_scal_on(self) -> bool:
+        """Whether `compute_losses` computes the semantic pseudo SCAL term on the head-only
+        logits: the term lives under the pseudo CE, so both weights must be on."""
+        on = self.final_pseudo_scal > 0 and self.final_pseudo > 0
+        return self.final_pseudo_scal_head_only and on
+
 
 def semi_supervised_targets(
     teacher_logits: torch.Tensor | None,

@@ -147,10 +147,8 @@ class TrainingStep:
                 clean = teacher_inputs if teacher_inputs is not None else batch.inputs
                 teacher_occupancy = self.teacher.occupancy_logits(clean)
             head_only_logits = None
-            objective = config.objective
             # the head's second pass only when the term it feeds is on
-            wanted = objective.final_pseudo_scal_head_only and objective.final_pseudo_scal > 0
-            if wanted and objective.final_pseudo > 0 and out.decoded is not None:
+            if config.objective.head_only_scal_on and out.decoded is not None:
                 head_only_logits = self.model.head(out.decoded.detach())
         return compute_losses(
             out,
