@@ -46,6 +46,15 @@ class DataConfig:
             (the others: one), so that the few labelled frames weigh more in each epoch
             (`occle_core.train.sampling`). An epoch gets longer: set `max_steps` to compare runs
             at the same step count.
+        label_transfer: the dense pseudo labels of every key frame whose voxel labels the budget
+            drops take the static classes (and the empty space) of the nearest labelled key
+            frame of the same sequence within this many scans, moved with the poses
+            (`occle_core.train.transfer`; no new labels: the kept ones reach more frames). 0:
+            off. Needs `dense_pseudo`; the budget's frame mode (in the voxel mode every frame
+            keeps some labels, so none is a target).
+        label_transfer_into: where the carried labels go: "pseudo" (the frame's dense pseudo
+            labels, trained by the pseudo CE and its weights) or "labels" (the frame's voxel
+            labels, trained by the labelled losses like a labelled frame's).
         unlabelled_frames: visit the frames whose voxel labels the budget drops (false: train
             on the labelled frames only; for runs without pseudo labels, where those frames
             carry no loss).
@@ -64,9 +73,12 @@ class DataConfig:
     mask: Literal["camera", "lidar", "none"] = "camera"
     cache_samples: bool = False
     labelled_repeat: int = 1
+    label_transfer: int = 0
+    label_transfer_into: Literal["pseudo", "labels"] = "pseudo"
     unlabelled_frames: bool = True
 
     def __post_init__(self) -> None:
+        require(self.label_transfer >= 0, "data.label_transfer", self.label_transfer, ">= 0")
         require(self.scans >= 1, "data.scans", self.scans, ">= 1")
         require(self.labelled_repeat >= 1, "data.labelled_repeat", self.labelled_repeat, ">= 1")
         require(self.sweeps >= 0, "data.sweeps", self.sweeps, ">= 0")

@@ -32,7 +32,14 @@ from occle_core.pseudo.cache import (
     read_point_pseudo_labels,
     read_voxel_pseudo_labels,
 )
+from occle_core.pseudo.voxels import movable_class_ids
 from occle_core.train.budget import IGNORE, LabelBudget
+from occle_core.train.transfer import (
+    carried_labels,
+    carried_where,
+    merge_carried,
+    nearest_source,
+)
 
 
 @dataclass
@@ -86,6 +93,11 @@ class OccupancyDataset:
             ground truth files; an error names the file when one is missing).
         opened: the sequences, already opened (`occle_core.train.sources`: another layout than
             SemanticKITTI's); `root` and `sequences` are then not used to open them.
+        label_transfer: the dense pseudo labels of a key frame whose labels the budget drops
+            get the static classes of the nearest labelled key frame within this many scans,
+            moved with the poses (`occle_core.train.transfer`; 0: off).
+        transfer_into_labels: the carried labels become the frame's voxel labels (the labelled
+            losses) instead of its dense pseudo labels (the pseudo CE).
         cache: keep every sample in memory after its first read (`data.cache_samples`). A
             sample depends only on its files and the budget, and nothing downstream writes into
             it, so a cached epoch is the same as a read one; worth it where the dataset fits in
@@ -106,6 +118,8 @@ class OccupancyDataset:
         dense_pseudo: bool = False,
         opened: Sequence[SequenceSource] | None = None,
         cache: bool = False,
+        label_transfer: int = 0,
+        transfer_into_labels: bool = False,
     ):
         if scans < 1:
             raise ValueError(f"scans={scans}, expected >= 1")
@@ -118,6 +132,9 @@ class OccupancyDataset:
         self.dense_pseudo = dense_pseudo and pseudo_labels
         self.fusion_grid = config.fusion_grid()
         self.cache: dict[int, TrainingSample] | None = {} if cache else None
+        self.label_transfer = label_transfer
+        self.transfer_into_labels = transfer_into_labels
+        self._poses: dict[tuple[str, int], NDArray[np.float64]] = {}
         if opened is None:
             opened = [SemanticKittiSequence(root, name) for name in sequences]
         self.sequences: dict[str, SequenceSource] = {s.sequence: s for s in opened}
@@ -193,6 +210,18 @@ class OccupancyDataset:
             )
             if self.dense_pseudo and index in sequence.voxel_ids:
                 dense_pseudo = self.dense_pseudo_labels(name, index)
+        if labels is not None and (dense_pseudo is not None or self.transfer_into_labels):
+            carried = self._carried(name, index, frame.pose)
+            if carried is not None:
+                movable = self._movable(name)
+                if self.transfer_into_labels:
+                    # Without dense pseudo labels (the labels-alone run) nothing says what has
+                    # moved in since the labelled frame: every carried label is used.
+                    now = np.full_like(carried, IGNORE) if dense_pseudo is None else dense_pseudo
+                    use = carried_where(now, carried, movable)
+                    labels = np.where(use, carried, labels).astype(np.uint8)
+                elif dense_pseudo is not None:
+                    dense_pseudo = merge_carried(dense_pseudo, carried, movable)
         evidence = np.full(self.fusion_grid.shape, UNKNOWN, dtype=np.int8)
         free_space = None
         if self.evidence:
@@ -216,6 +245,29 @@ class OccupancyDataset:
             dense_pseudo,
         )
 
+    def _carried(
+        self, name: str, index: int, pose: NDArray[np.floating]
+    ) -> NDArray[np.uint8] | None:
+        """(X, Y, Z) the nearest labelled key frame's static labels moved into frame `index`
+        (`label_transfer`); None when off, on a labelled frame, or with no labelled frame within
+        reach."""
+        budget = self.budget
+        if self.label_transfer <= 0 or budget is None or budget.keeps_frame(name, index):
+            return None
+        source = nearest_source(budget.kept_frames(name), index, self.label_transfer)
+        if source is None:
+            return None
+        sequence = self.sequences[name]
+        if (name, source) not in self._poses:
+            self._poses[(name, source)] = sequence.frame(source, load_image=False).pose
+        labels = budget.apply(name, source, sequence.voxel_ground_truth(source).labels)
+        return carried_labels(
+            labels, self.config.grid, self._poses[(name, source)], pose, self._movable(name)
+        )
+
+    def _movable(self, name: str) -> tuple[int, ...]:
+        return movable_class_ids(self.sequences[name].labels.class_names)
+
     def describe(self) -> dict[str, Any]:
         return {
             "sequences": list(self.sequences),
@@ -223,4 +275,5 @@ class OccupancyDataset:
             "scans": self.scans,
             "pseudo_labels": self.pseudo_labels,
             "dense_pseudo": self.dense_pseudo,
+            "label_transfer": self.label_transfer,
         }

@@ -140,6 +140,8 @@ class Trainer:
             dense_pseudo=data.dense_pseudo and config.objective.final_pseudo > 0,
             opened=open_sequences(data, data.train_sequences),
             cache=data.cache_samples,
+            label_transfer=data.label_transfer,
+            transfer_into_labels=data.label_transfer_into == "labels",
         )
         self.budget = LabelBudget(config.budget, self.train_set.labelled_frames())
         self.train_set.budget = self.budget

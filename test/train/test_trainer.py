@@ -617,3 +617,58 @@ def test_pseudo_scal_head_only_trains_the_final_head_alone(
     below = [p.grad for p in model.decoder.parameters()]
     assert all(g is not None for g in head) and sum(float(g.abs().sum()) for g in head) > 0
     assert all(g is None for g in below)
+
+
+def test_label_transfer_carries_the_kept_frames_static_labels_into_the_dense_targets(
+    dataset: Path, micro_model: Path, tmp_path
+):
+    from occle_core.pseudo.voxels import movable_class_ids
+
+    config = _config(dataset, micro_model, "data.label_transfer=10")
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    kept = _kept_frames(trainer)
+    assert len(kept) == 1
+    other = 1 - kept[0]
+    sample = trainer.train_set[other]
+    plain = trainer.train_set.dense_pseudo_labels(*trainer.train_set.items[other])
+    assert sample.dense_pseudo is not None and sample.truth is not None
+    changed = sample.dense_pseudo != plain
+    assert np.count_nonzero(changed) > 100
+    movable = list(movable_class_ids(SemanticKittiSequence(dataset, "00").labels.class_names))
+    # Nothing movable is written, and the pseudo grid's movable voxels are left alone.
+    assert not np.isin(sample.dense_pseudo[changed], movable).any()
+    assert not np.isin(plain[changed], movable).any()
+    # The carried labels are the kept frame's ground truth seen from this frame: they agree with
+    # this frame's own ground truth, where the pseudo grid was mostly unknown or wrong.
+    valid = changed & (sample.truth != 255)
+    carried_right = np.mean(sample.dense_pseudo[valid] == sample.truth[valid])
+    pseudo_right = np.mean(plain[valid] == sample.truth[valid])
+    assert carried_right > 0.8 and carried_right > pseudo_right + 0.2
+    # The kept frame itself is untouched, and off means off.
+    kept_item = trainer.train_set.items[kept[0]]
+    np.testing.assert_array_equal(
+        trainer.train_set[kept[0]].dense_pseudo, trainer.train_set.dense_pseudo_labels(*kept_item)
+    )
+    off = Trainer(_config(dataset, micro_model), tmp_path / "off", checkpoint_every=0)
+    np.testing.assert_array_equal(off.train_set[other].dense_pseudo, plain)
+    assert np.all(off.train_set[other].labels == 255)
+    # Into the labels: the same voxels become the frame's voxel labels, its pseudo grid stays.
+    into_labels = ("data.label_transfer=10", "data.label_transfer_into=labels")
+    into = _config(dataset, micro_model, *into_labels)
+    as_labels = Trainer(into, tmp_path / "labels", checkpoint_every=0).train_set[other]
+    np.testing.assert_array_equal(as_labels.dense_pseudo, plain)
+    assert as_labels.labels is not None
+    np.testing.assert_array_equal(as_labels.labels[changed], sample.dense_pseudo[changed])
+    # Where the pseudo grid says a movable class, the frame stays without a label.
+    assert np.all(as_labels.labels[np.isin(plain, movable)] == 255)
+    assert np.count_nonzero(as_labels.labels != 255) > np.count_nonzero(changed)
+    # The labels-alone run has no pseudo grid to say what moved in: every carried label is used.
+    alone = Trainer(
+        _config(dataset, micro_model, "data.pseudo_labels=false", *into_labels),
+        tmp_path / "alone",
+        checkpoint_every=0,
+    ).train_set[other]
+    assert alone.dense_pseudo is None and alone.labels is not None
+    given = as_labels.labels != 255
+    np.testing.assert_array_equal(alone.labels[given], as_labels.labels[given])
+    assert np.count_nonzero(alone.labels != 255) > np.count_nonzero(given)
