@@ -50,8 +50,8 @@ class DataConfig:
             drops take the static classes (and the empty space) of the nearest labelled key
             frame of the same sequence within this many scans, moved with the poses
             (`occle_core.train.transfer`; no new labels: the kept ones reach more frames). 0:
-            off. Needs `dense_pseudo`; the budget's frame mode (in the voxel mode every frame
-            keeps some labels, so none is a target).
+            off. Needs the budget's frame mode (in the voxel mode every frame keeps some
+            labels, so none is a target) and, into the pseudo labels, `dense_pseudo`.
         label_transfer_into: where the carried labels go: "pseudo" (the frame's dense pseudo
             labels, trained by the pseudo CE and its weights) or "labels" (the frame's voxel
             labels, trained by the labelled losses like a labelled frame's).
