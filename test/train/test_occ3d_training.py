@@ -14,10 +14,13 @@ from occle_core.data.nuscenes.occ3d import OCC3D_FREE, read_occ3d_labels
 from occle_core.data.nuscenes.scene import Occ3DScene, open_occ3d_scenes, scene_samples
 from occle_core.errors import DataFormatError
 from occle_core.eval.occ3d import evaluate_occ3d
+from occle_core.geometry.camera import project_points
 from occle_core.io.images import read_label_image
 from occle_core.pseudo.cache import read_point_pseudo_labels, read_voxel_pseudo_labels
-from occle_core.train.config import DataConfig
+from occle_core.train.augment import flip_sample_y
+from occle_core.train.config import DataConfig, load_train_config
 from occle_core.train.sources import open_sequences
+from occle_core.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_CONFIG = REPO / "config" / "train" / "occle_occ3d_tiny_synthetic.yaml"
@@ -125,6 +128,32 @@ def test_train_infer_and_eval_on_surround_scenes(surround: Path, tmp_path: Path)
     assert validation[-1]["val_miou"] == pytest.approx(direct.miou, abs=1e-4)
     with pytest.raises(DataFormatError, match=r"no scene\(s\) \['scene-0007'\]"):
         evaluate_occ3d(surround / "gts", predictions, scenes=["scene-0007"])
+
+
+def test_a_mirrored_surround_sample_agrees_in_every_camera(surround: Path, tmp_path: Path) -> None:
+    """`augment.flip_y` on the six-camera rig: every camera of the mirrored sample sees the
+    mirrored points where the original camera saw the originals (the mirrored image's pixel is
+    the original's), and the camera mask of the ground truth moves with its voxels."""
+    overrides = [f"data.root={surround}", "data.train_sequences=[scene-0000]"]
+    config = load_train_config(TRAIN_CONFIG, [*overrides, "data.val_sequences=[]"])
+    trainer = Trainer(config, tmp_path / "run", checkpoint_every=0)
+    original = trainer.train_set[1]
+    mirrored = flip_sample_y(original, trainer.model_config.grid)
+    before = project_points(original.frame.xyz, original.frame.cameras)
+    after = project_points(mirrored.frame.xyz, mirrored.frame.cameras)
+    assert len(original.frame.cameras) == 6
+    for camera in range(6):
+        valid = before.valid[camera]
+        assert valid.sum() > 100  # every camera sees a part of the scan
+        np.testing.assert_array_equal(after.valid[camera], valid)
+        old, new = before.pixels()[camera][valid], after.pixels()[camera][valid]
+        np.testing.assert_array_equal(
+            original.frame.images[camera][old[:, 1], old[:, 0]],
+            mirrored.frame.images[camera][new[:, 1], new[:, 0]],
+        )
+    assert original.truth is not None and mirrored.truth is not None
+    np.testing.assert_array_equal(mirrored.truth, original.truth[:, ::-1])
+    assert (original.truth == 255).any() and not np.array_equal(mirrored.truth, original.truth)
 
 
 def test_scenes_of_an_info_file_without_scene_names_come_from_gts(surround: Path) -> None:
